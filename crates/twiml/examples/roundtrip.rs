@@ -1,0 +1,22 @@
+//! Prints a TwiML document read from stdin as parsed model, XML and JSON.
+use std::io::Read;
+fn main() {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).expect("stdin");
+    let parsed = if input.trim_start().starts_with('{') {
+        twiml::parse_json(&input)
+    } else {
+        twiml::parse_xml(&input)
+    };
+    match parsed {
+        Ok(parsed) => {
+            println!("{:#?}", parsed);
+            println!("{}", parsed.response.to_xml());
+            println!("{}", parsed.response.to_json());
+            for f in parsed.response.features() {
+                println!("feature: {f}");
+            }
+        }
+        Err(e) => println!("error {}: {e}", e.code()),
+    }
+}
