@@ -1,1 +1,25 @@
-//! FreeSWITCH Event Socket protocol.
+//! FreeSWITCH Event Socket (ESL) protocol for Tokio.
+//!
+//! * [`ClientCodec`] / [`ServerCodec`]: `tokio-util` codecs for both directions, exact
+//!   to FreeSWITCH 1.10.12's framing, with size [`Limits`].
+//! * [`Frame`]: one message (ordered headers + body) with typed accessors and
+//!   constructors for every frame FreeSWITCH sends.
+//! * [`Event`]: an event parsed from and serialised to plain, JSON or XML exactly as
+//!   FreeSWITCH does, with typed access to the common headers.
+//! * [`Command`]: every command a client sends, refusing CR/LF/NUL injection.
+//!
+//! Decoding copies nothing: a frame or event is one shared [`bytes::Bytes`] buffer
+//! plus offsets, and values are unescaped only when read.
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod command;
+pub mod error;
+pub mod event;
+pub mod frame;
+
+pub use codec::{ClientCodec, Limits, ServerCodec};
+pub use command::Command;
+pub use error::{Error, Result};
+pub use event::{AnswerState, ChannelState, Event, EventFormat, HangupCause};
+pub use frame::{ContentType, Frame, LogData};
