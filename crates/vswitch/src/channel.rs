@@ -1,0 +1,540 @@
+//! The channel model: a Channel's state machine, caller profile, variables and
+//! hangup causes, and the channel-data header block every channel event carries.
+//!
+//! States and their numbers follow `switch_types.h` (`CS_NEW` = 0 …
+//! `CS_DESTROY` = 12); call states follow `switch_channel_callstate_t`.
+
+use std::fmt;
+
+use crate::event::{local_stamp, SwitchEvent};
+
+/// `switch_channel_state_t`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelState {
+    New,
+    Init,
+    Routing,
+    SoftExecute,
+    Execute,
+    ExchangeMedia,
+    Park,
+    ConsumeMedia,
+    Hibernate,
+    Reset,
+    Hangup,
+    Reporting,
+    Destroy,
+    None,
+}
+
+impl ChannelState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "CS_NEW",
+            Self::Init => "CS_INIT",
+            Self::Routing => "CS_ROUTING",
+            Self::SoftExecute => "CS_SOFT_EXECUTE",
+            Self::Execute => "CS_EXECUTE",
+            Self::ExchangeMedia => "CS_EXCHANGE_MEDIA",
+            Self::Park => "CS_PARK",
+            Self::ConsumeMedia => "CS_CONSUME_MEDIA",
+            Self::Hibernate => "CS_HIBERNATE",
+            Self::Reset => "CS_RESET",
+            Self::Hangup => "CS_HANGUP",
+            Self::Reporting => "CS_REPORTING",
+            Self::Destroy => "CS_DESTROY",
+            Self::None => "CS_NONE",
+        }
+    }
+
+    pub fn number(self) -> u8 {
+        match self {
+            Self::New => 0,
+            Self::Init => 1,
+            Self::Routing => 2,
+            Self::SoftExecute => 3,
+            Self::Execute => 4,
+            Self::ExchangeMedia => 5,
+            Self::Park => 6,
+            Self::ConsumeMedia => 7,
+            Self::Hibernate => 8,
+            Self::Reset => 9,
+            Self::Hangup => 10,
+            Self::Reporting => 11,
+            Self::Destroy => 12,
+            Self::None => 13,
+        }
+    }
+}
+
+/// `switch_channel_callstate_t`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    Down,
+    Dialing,
+    Ringing,
+    Early,
+    Active,
+    Held,
+    RingWait,
+    Hangup,
+    Unheld,
+}
+
+impl CallState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Down => "DOWN",
+            Self::Dialing => "DIALING",
+            Self::Ringing => "RINGING",
+            Self::Early => "EARLY",
+            Self::Active => "ACTIVE",
+            Self::Held => "HELD",
+            Self::RingWait => "RING_WAIT",
+            Self::Hangup => "HANGUP",
+            Self::Unheld => "UNHELD",
+        }
+    }
+
+    pub fn number(self) -> u8 {
+        match self {
+            Self::Down => 0,
+            Self::Dialing => 1,
+            Self::Ringing => 2,
+            Self::Early => 3,
+            Self::Active => 4,
+            Self::Held => 5,
+            Self::RingWait => 6,
+            Self::Hangup => 7,
+            Self::Unheld => 8,
+        }
+    }
+}
+
+/// `Call-Direction` / `Caller-Direction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inbound => "inbound",
+            Self::Outbound => "outbound",
+        }
+    }
+}
+
+/// Q.850 hangup causes with FreeSWITCH's names (`switch_channel.c`'s CAUSE_CHART).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HangupCause {
+    None,
+    UnallocatedNumber,
+    NoRouteDestination,
+    NormalClearing,
+    UserBusy,
+    NoUserResponse,
+    NoAnswer,
+    SubscriberAbsent,
+    CallRejected,
+    NumberChanged,
+    DestinationOutOfOrder,
+    InvalidNumberFormat,
+    NormalUnspecified,
+    NormalCircuitCongestion,
+    NetworkOutOfOrder,
+    NormalTemporaryFailure,
+    ServiceUnavailable,
+    IncompatibleDestination,
+    RecoveryOnTimerExpire,
+    OriginatorCancel,
+    ChanNotImplemented,
+    SwitchCongestion,
+    SystemShutdown,
+    LoseRace,
+    ManagerRequest,
+    AllottedTimeout,
+    MediaTimeout,
+}
+
+const CAUSES: &[(HangupCause, &str, u16)] = &[
+    (HangupCause::None, "NONE", 0),
+    (HangupCause::UnallocatedNumber, "UNALLOCATED_NUMBER", 1),
+    (HangupCause::NoRouteDestination, "NO_ROUTE_DESTINATION", 3),
+    (HangupCause::NormalClearing, "NORMAL_CLEARING", 16),
+    (HangupCause::UserBusy, "USER_BUSY", 17),
+    (HangupCause::NoUserResponse, "NO_USER_RESPONSE", 18),
+    (HangupCause::NoAnswer, "NO_ANSWER", 19),
+    (HangupCause::SubscriberAbsent, "SUBSCRIBER_ABSENT", 20),
+    (HangupCause::CallRejected, "CALL_REJECTED", 21),
+    (HangupCause::NumberChanged, "NUMBER_CHANGED", 22),
+    (HangupCause::DestinationOutOfOrder, "DESTINATION_OUT_OF_ORDER", 27),
+    (HangupCause::InvalidNumberFormat, "INVALID_NUMBER_FORMAT", 28),
+    (HangupCause::NormalUnspecified, "NORMAL_UNSPECIFIED", 31),
+    (HangupCause::NormalCircuitCongestion, "NORMAL_CIRCUIT_CONGESTION", 34),
+    (HangupCause::NetworkOutOfOrder, "NETWORK_OUT_OF_ORDER", 38),
+    (HangupCause::NormalTemporaryFailure, "NORMAL_TEMPORARY_FAILURE", 41),
+    (HangupCause::ServiceUnavailable, "SERVICE_UNAVAILABLE", 63),
+    (HangupCause::IncompatibleDestination, "INCOMPATIBLE_DESTINATION", 88),
+    (HangupCause::RecoveryOnTimerExpire, "RECOVERY_ON_TIMER_EXPIRE", 102),
+    (HangupCause::ChanNotImplemented, "CHAN_NOT_IMPLEMENTED", 66),
+    (HangupCause::SwitchCongestion, "SWITCH_CONGESTION", 42),
+    (HangupCause::OriginatorCancel, "ORIGINATOR_CANCEL", 487),
+    (HangupCause::SystemShutdown, "SYSTEM_SHUTDOWN", 501),
+    (HangupCause::LoseRace, "LOSE_RACE", 502),
+    (HangupCause::ManagerRequest, "MANAGER_REQUEST", 503),
+    (HangupCause::AllottedTimeout, "ALLOTTED_TIMEOUT", 602),
+    (HangupCause::MediaTimeout, "MEDIA_TIMEOUT", 604),
+];
+
+impl HangupCause {
+    pub fn as_str(self) -> &'static str {
+        CAUSES.iter().find(|c| c.0 == self).map(|c| c.1).unwrap_or("NONE")
+    }
+
+    /// The Q.850 code (`variable_hangup_cause_q850`).
+    pub fn q850(self) -> u16 {
+        CAUSES.iter().find(|c| c.0 == self).map(|c| c.2).unwrap_or(0)
+    }
+
+    /// Parses a cause name or Q.850 number, as `switch_channel_str2cause` does.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        if let Ok(n) = s.parse::<u16>() {
+            return CAUSES.iter().find(|c| c.2 == n).map(|c| c.0);
+        }
+        CAUSES.iter().find(|c| c.1.eq_ignore_ascii_case(s)).map(|c| c.0)
+    }
+
+    /// The SIP status a far end would send for this cause (`sip_term_status`).
+    pub fn sip_status(self) -> u16 {
+        match self {
+            Self::UnallocatedNumber => 404,
+            Self::NoRouteDestination => 404,
+            Self::UserBusy => 486,
+            Self::NoUserResponse => 408,
+            Self::NoAnswer => 480,
+            Self::SubscriberAbsent => 480,
+            Self::CallRejected => 603,
+            Self::NumberChanged => 410,
+            Self::DestinationOutOfOrder => 502,
+            Self::InvalidNumberFormat => 484,
+            Self::NormalTemporaryFailure => 503,
+            Self::ServiceUnavailable => 503,
+            Self::IncompatibleDestination => 488,
+            Self::RecoveryOnTimerExpire => 408,
+            Self::OriginatorCancel => 487,
+            Self::NormalCircuitCongestion => 503,
+            _ => 200,
+        }
+    }
+}
+
+impl fmt::Display for HangupCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Channel variables, in the order they were first set (FreeSWITCH prints
+/// `variable_*` headers in insertion order).
+#[derive(Debug, Clone, Default)]
+pub struct Variables(Vec<(String, String)>);
+
+impl Variables {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Sets a variable, keeping its first position if it existed.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name.to_owned(), value)),
+        }
+    }
+
+    /// Sets a variable, moving it to the end (as re-adding a header does).
+    pub fn set_last(&mut self, name: &str, value: impl Into<String>) {
+        self.unset(name);
+        self.0.push((name.to_owned(), value.into()));
+    }
+
+    pub fn unset(&mut self, name: &str) {
+        self.0.retain(|(k, _)| k != name);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn is_true(&self, name: &str) -> bool {
+        self.get(name).is_some_and(is_true)
+    }
+}
+
+/// FreeSWITCH's `switch_true`.
+pub fn is_true(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "enabled" | "active" | "allow")
+}
+
+/// The caller profile (`Caller-*` headers).
+#[derive(Debug, Clone, Default)]
+pub struct CallerProfile {
+    pub dialplan: String,
+    pub caller_id_name: String,
+    pub caller_id_number: String,
+    pub orig_caller_id_name: String,
+    pub orig_caller_id_number: String,
+    pub callee_id_name: String,
+    pub callee_id_number: String,
+    pub ani: String,
+    pub destination_number: String,
+    pub source: String,
+    pub context: String,
+    pub created_us: i64,
+}
+
+/// Timestamps of a channel's milestones, in switch microseconds (0 = not yet).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Times {
+    pub created: i64,
+    pub answered: i64,
+    pub progress: i64,
+    pub progress_media: i64,
+    pub hungup: i64,
+    pub transferred: i64,
+    pub bridged: i64,
+}
+
+/// Everything the switch knows about one channel, readable by the api
+/// commands while the channel's session task drives it.
+#[derive(Debug, Clone)]
+pub struct ChannelData {
+    pub uuid: String,
+    pub name: String,
+    pub direction: Direction,
+    pub state: ChannelState,
+    pub call_state: CallState,
+    pub answer_state: &'static str,
+    pub hangup_cause: Option<HangupCause>,
+    pub profile: CallerProfile,
+    pub vars: Variables,
+    pub times: Times,
+    pub session_id: u64,
+    /// The other channel of a bridge, if bridged.
+    pub bridged_to: Option<String>,
+    /// `Channel-HIT-Dialplan`: false for originated legs that never route.
+    pub hit_dialplan: bool,
+    pub read_codec: &'static str,
+    pub rate: u32,
+}
+
+impl ChannelData {
+    /// Appends the channel-data block: `switch_channel_event_set_data` with
+    /// variables, `switch_channel_event_set_basic_data` without.
+    pub fn write_headers(&self, ev: &mut SwitchEvent, with_variables: bool) {
+        ev.push("Channel-State", self.state.as_str());
+        ev.push("Channel-Call-State", self.call_state.as_str());
+        ev.push("Channel-State-Number", self.state.number().to_string());
+        ev.push("Channel-Name", self.name.as_str());
+        ev.push("Unique-ID", self.uuid.as_str());
+        ev.push("Call-Direction", self.direction.as_str());
+        ev.push("Presence-Call-Direction", self.direction.as_str());
+        ev.push("Channel-HIT-Dialplan", if self.hit_dialplan { "true" } else { "false" });
+        ev.push("Channel-Call-UUID", self.uuid.as_str());
+        ev.push("Answer-State", self.answer_state);
+        if let Some(cause) = self.hangup_cause {
+            ev.push("Hangup-Cause", cause.as_str());
+        }
+        if let Some(other) = &self.bridged_to {
+            ev.push("Other-Leg-Unique-ID", other.as_str());
+        }
+        let rate = self.rate.to_string();
+        let bit_rate = (self.rate * 16).to_string();
+        ev.push("Channel-Read-Codec-Name", self.read_codec);
+        ev.push("Channel-Read-Codec-Rate", rate.as_str());
+        ev.push("Channel-Read-Codec-Bit-Rate", bit_rate.as_str());
+        ev.push("Channel-Write-Codec-Name", self.read_codec);
+        ev.push("Channel-Write-Codec-Rate", rate.as_str());
+        ev.push("Channel-Write-Codec-Bit-Rate", bit_rate);
+        let p = &self.profile;
+        let d = self.direction.as_str();
+        ev.push("Caller-Direction", d);
+        ev.push("Caller-Logical-Direction", d);
+        ev.push("Caller-Dialplan", p.dialplan.as_str());
+        if !p.caller_id_name.is_empty() {
+            ev.push("Caller-Caller-ID-Name", p.caller_id_name.as_str());
+        }
+        ev.push("Caller-Caller-ID-Number", p.caller_id_number.as_str());
+        if !p.orig_caller_id_name.is_empty() {
+            ev.push("Caller-Orig-Caller-ID-Name", p.orig_caller_id_name.as_str());
+        }
+        ev.push("Caller-Orig-Caller-ID-Number", p.orig_caller_id_number.as_str());
+        if !p.callee_id_name.is_empty() {
+            ev.push("Caller-Callee-ID-Name", p.callee_id_name.as_str());
+        }
+        if !p.callee_id_number.is_empty() {
+            ev.push("Caller-Callee-ID-Number", p.callee_id_number.as_str());
+        }
+        ev.push("Caller-ANI", p.ani.as_str());
+        ev.push("Caller-Destination-Number", p.destination_number.as_str());
+        ev.push("Caller-Unique-ID", self.uuid.as_str());
+        ev.push("Caller-Source", p.source.as_str());
+        ev.push("Caller-Context", p.context.as_str());
+        ev.push("Caller-Channel-Name", self.name.as_str());
+        ev.push("Caller-Profile-Index", "1");
+        let t = &self.times;
+        ev.push("Caller-Profile-Created-Time", p.created_us.to_string());
+        ev.push("Caller-Channel-Created-Time", t.created.to_string());
+        ev.push("Caller-Channel-Answered-Time", t.answered.to_string());
+        ev.push("Caller-Channel-Progress-Time", t.progress.to_string());
+        ev.push("Caller-Channel-Progress-Media-Time", t.progress_media.to_string());
+        ev.push("Caller-Channel-Hangup-Time", t.hungup.to_string());
+        ev.push("Caller-Channel-Transfer-Time", t.transferred.to_string());
+        ev.push("Caller-Channel-Resurrect-Time", "0");
+        ev.push("Caller-Channel-Bridged-Time", t.bridged.to_string());
+        ev.push("Caller-Channel-Last-Hold", "0");
+        ev.push("Caller-Channel-Hold-Accum", "0");
+        ev.push("Caller-Screen-Bit", "true");
+        ev.push("Caller-Privacy-Hide-Name", "false");
+        ev.push("Caller-Privacy-Hide-Number", "false");
+        if with_variables {
+            for (k, v) in self.vars.iter() {
+                ev.push(format!("variable_{k}"), v);
+            }
+        }
+    }
+
+    /// Sets the CDR variables FreeSWITCH computes at hangup
+    /// (`switch_channel_set_timestamps`): stamps, epochs, duration, billsec …
+    pub fn set_hangup_variables(&mut self) {
+        let t = self.times;
+        let cause = self.hangup_cause.unwrap_or(HangupCause::NormalClearing);
+        let v = &mut self.vars;
+        v.set("hangup_cause", cause.as_str());
+        v.set("hangup_cause_q850", cause.q850().to_string());
+        v.set("start_stamp", local_stamp(t.created));
+        v.set("profile_start_stamp", local_stamp(t.created));
+        if t.answered > 0 {
+            v.set("answer_stamp", local_stamp(t.answered));
+        }
+        if t.bridged > 0 {
+            v.set("bridge_stamp", local_stamp(t.bridged));
+        }
+        if t.progress > 0 {
+            v.set("progress_stamp", local_stamp(t.progress));
+        }
+        if t.progress_media > 0 {
+            v.set("progress_media_stamp", local_stamp(t.progress_media));
+        }
+        v.set("end_stamp", local_stamp(t.hungup));
+        let pairs = [
+            ("start", t.created),
+            ("profile_start", t.created),
+            ("answer", t.answered),
+            ("bridge", t.bridged),
+            ("last_hold", 0),
+        ];
+        for (name, us) in pairs {
+            v.set(&format!("{name}_epoch"), (us / 1_000_000).to_string());
+            v.set(&format!("{name}_uepoch"), us.to_string());
+        }
+        v.set("hold_accum_seconds", "0");
+        v.set("hold_accum_usec", "0");
+        v.set("hold_accum_ms", "0");
+        for (name, us) in [
+            ("resurrect", 0),
+            ("progress", t.progress),
+            ("progress_media", t.progress_media),
+            ("end", t.hungup),
+        ] {
+            v.set(&format!("{name}_epoch"), (us / 1_000_000).to_string());
+            v.set(&format!("{name}_uepoch"), us.to_string());
+        }
+        let since = |from: i64, to: i64| if from > 0 && to >= from { to - from } else { 0 };
+        let duration = since(t.created, t.hungup);
+        let bill = since(t.answered, t.hungup);
+        let progress = since(t.created, t.progress);
+        let answer = since(t.created, t.answered);
+        let progress_media = since(t.created, t.progress_media);
+        let flow = duration;
+        let groups = [
+            ("duration", "mduration", "uduration", duration),
+            ("billsec", "billmsec", "billusec", bill),
+            ("progresssec", "progressmsec", "progressusec", progress),
+            ("answersec", "answermsec", "answerusec", answer),
+            ("waitsec", "waitmsec", "waitusec", 0),
+            ("progress_mediasec", "progress_mediamsec", "progress_mediausec", progress_media),
+            ("flow_billsec", "flow_billmsec", "flow_billusec", flow),
+        ];
+        for (s, _, _, us) in groups {
+            v.set(s, (us / 1_000_000).to_string());
+        }
+        for (_, ms, _, us) in groups {
+            v.set(ms, (us / 1_000).to_string());
+        }
+        for (_, _, u, us) in groups {
+            v.set(u, us.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_parse_by_name_or_q850_number() {
+        assert_eq!(HangupCause::parse("USER_BUSY"), Some(HangupCause::UserBusy));
+        assert_eq!(HangupCause::parse("17"), Some(HangupCause::UserBusy));
+        assert_eq!(HangupCause::parse("call_rejected"), Some(HangupCause::CallRejected));
+        assert_eq!(HangupCause::parse("NOT_A_CAUSE"), None);
+        assert_eq!(HangupCause::NormalClearing.q850(), 16);
+    }
+
+    #[test]
+    fn variables_keep_their_first_position_when_overwritten() {
+        let mut v = Variables::default();
+        v.set("a", "1");
+        v.set("b", "2");
+        v.set("a", "3");
+        assert_eq!(v.iter().collect::<Vec<_>>(), [("a", "3"), ("b", "2")]);
+        v.set_last("a", "4");
+        assert_eq!(v.iter().collect::<Vec<_>>(), [("b", "2"), ("a", "4")]);
+    }
+
+    #[test]
+    fn billsec_counts_from_answer_and_duration_from_creation() {
+        let mut data = ChannelData {
+            uuid: "u".into(),
+            name: "loopback/7100-a".into(),
+            direction: Direction::Outbound,
+            state: ChannelState::Reporting,
+            call_state: CallState::Hangup,
+            answer_state: "hangup",
+            hangup_cause: Some(HangupCause::NormalClearing),
+            profile: CallerProfile::default(),
+            vars: Variables::default(),
+            times: Times {
+                created: 1_000_000,
+                answered: 2_020_000,
+                hungup: 4_880_000,
+                ..Times::default()
+            },
+            session_id: 1,
+            bridged_to: None,
+            hit_dialplan: true,
+            read_codec: "L16",
+            rate: 8000,
+        };
+        data.set_hangup_variables();
+        assert_eq!(data.vars.get("duration"), Some("3"));
+        assert_eq!(data.vars.get("billsec"), Some("2"));
+        assert_eq!(data.vars.get("billmsec"), Some("2860"));
+        assert_eq!(data.vars.get("hangup_cause_q850"), Some("16"));
+    }
+}

@@ -1,0 +1,395 @@
+//! Conferences (mod_conference): rooms of member Channels, the `conference`
+//! Application, the `conference` API (`list`, `json_list`, `kick`, `mute`,
+//! `unmute`) and the `conference::maintenance` CUSTOM events.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::event::{origin, Origin, SwitchEvent};
+use crate::session::{ChannelHandle, Command, Interrupts, Session, Wake};
+use crate::switch::Switch;
+
+pub const MAINTENANCE: &str = "conference::maintenance";
+
+#[derive(Debug, Clone)]
+struct Member {
+    id: u32,
+    uuid: String,
+    handle: ChannelHandle,
+    can_speak: bool,
+    floor: bool,
+}
+
+#[derive(Debug)]
+struct Room {
+    uuid: String,
+    profile: String,
+    members: Vec<Member>,
+    created_us: i64,
+}
+
+/// All conferences of the switch.
+#[derive(Debug, Default)]
+pub struct Conferences {
+    rooms: Mutex<HashMap<String, Room>>,
+    next_member: Mutex<u32>,
+}
+
+impl Conferences {
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Room>> {
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Removes a Channel from every room (its session ended).
+    pub fn leave_all(&self, uuid: &str) {
+        for room in self.rooms().values_mut() {
+            room.members.retain(|m| m.uuid != uuid);
+        }
+    }
+}
+
+fn conference_headers(ev: &mut SwitchEvent, name: &str, domain: &str, size: usize, room_uuid: &str, profile: &str) {
+    ev.push("Conference-Name", name);
+    ev.push("Conference-Domain", domain);
+    ev.push("Conference-Size", size.to_string());
+    ev.push("Conference-Ghosts", "0");
+    ev.push("Conference-Profile-Name", profile);
+    ev.push("Conference-Unique-ID", room_uuid);
+}
+
+fn member_headers(ev: &mut SwitchEvent, m: &Member) {
+    ev.push("Video", "false");
+    ev.push("Hear", "true");
+    ev.push("See", "true");
+    ev.push("Speak", if m.can_speak { "true" } else { "false" });
+    ev.push("Talking", "false");
+    ev.push("Mute-Detect", "false");
+    ev.push("Hold", "false");
+    ev.push("Member-ID", m.id.to_string());
+    ev.push("Member-Type", "member");
+    ev.push("Member-Ghost", "false");
+    ev.push("Energy-Level", "100");
+    ev.push("Current-Energy", "0");
+}
+
+impl Switch {
+    /// Fires a conference-level event (create, destroy).
+    fn fire_room(&self, name: &str, room_uuid: &str, profile: &str, size: usize, action: &str, at: Origin) {
+        if !self.bus.wants("CUSTOM", Some(MAINTENANCE)) {
+            return;
+        }
+        let mut ev = self.events.event("CUSTOM", Some(MAINTENANCE), at);
+        conference_headers(&mut ev, name, &self.config.domain, size, room_uuid, profile);
+        ev.push("Action", action);
+        self.bus.publish(ev);
+    }
+
+    /// Fires a member event (add, del, kick, mute …) with the member's channel data.
+    fn fire_member(&self, name: &str, member: &Member, room_uuid: &str, profile: &str, size: usize, action: &str, at: Origin) {
+        if !self.bus.wants("CUSTOM", Some(MAINTENANCE)) {
+            return;
+        }
+        let mut ev = self.events.event("CUSTOM", Some(MAINTENANCE), at);
+        conference_headers(&mut ev, name, &self.config.domain, size, room_uuid, profile);
+        ev.push("Floor", if member.floor { "true" } else { "false" });
+        member.handle.with(|d| d.write_headers(&mut ev, false));
+        member_headers(&mut ev, member);
+        ev.push("Action", action);
+        self.bus.publish(ev);
+    }
+
+    /// The `conference` API.
+    pub(crate) async fn conference_api(self: &Arc<Self>, args: &str) -> String {
+        let mut parts = args.split_whitespace();
+        let first = parts.next().unwrap_or("");
+        if first.is_empty() || first == "list" {
+            return self.conference_list(None);
+        }
+        let name = first;
+        let sub = parts.next().unwrap_or("");
+        if !self.conferences.rooms().contains_key(name) {
+            return format!("Conference {name} not found\n");
+        }
+        match sub {
+            "list" => self.conference_list(Some(name)),
+            "json_list" => self.conference_json(name),
+            "kick" | "hup" => {
+                let target = parts.next().unwrap_or("");
+                let members = self.select_members(name, target);
+                let mut out = String::new();
+                for m in members {
+                    let (room_uuid, profile, size) = self.room_info(name);
+                    self.fire_member(
+                        name,
+                        &m,
+                        &room_uuid,
+                        &profile,
+                        size,
+                        "kick-member",
+                        origin("conference_api.c", "conference_api_sub_kick", 902),
+                    );
+                    m.handle.send(Command::Kick).await;
+                    out.push_str(&format!("+OK kicked {}\n", m.id));
+                }
+                if out.is_empty() {
+                    out = "Non-Existant ID 0\n".to_owned();
+                }
+                out
+            }
+            "mute" | "unmute" => {
+                let target = parts.next().unwrap_or("");
+                let speak = sub == "unmute";
+                let mut out = String::new();
+                let members = {
+                    let mut rooms = self.conferences.rooms();
+                    let room = rooms.get_mut(name).map(|r| &mut r.members);
+                    let mut changed = Vec::new();
+                    for m in room.into_iter().flatten() {
+                        if target == "all" || m.id.to_string() == target || m.uuid == target {
+                            m.can_speak = speak;
+                            changed.push(m.clone());
+                        }
+                    }
+                    changed
+                };
+                let (room_uuid, profile, size) = self.room_info(name);
+                for m in members {
+                    self.fire_member(
+                        name,
+                        &m,
+                        &room_uuid,
+                        &profile,
+                        size,
+                        &format!("{sub}-member"),
+                        origin("conference_api.c", "conference_api_sub_mute", 360),
+                    );
+                    out.push_str(&format!("+OK {sub} {}\n", m.id));
+                }
+                if out.is_empty() {
+                    out = "Non-Existant ID 0\n".to_owned();
+                }
+                out
+            }
+            other => format!("-ERR Unsupported command {other}\n"),
+        }
+    }
+
+    fn room_info(&self, name: &str) -> (String, String, usize) {
+        let rooms = self.conferences.rooms();
+        rooms
+            .get(name)
+            .map(|r| (r.uuid.clone(), r.profile.clone(), r.members.len()))
+            .unwrap_or_default()
+    }
+
+    fn select_members(&self, name: &str, target: &str) -> Vec<Member> {
+        let rooms = self.conferences.rooms();
+        let Some(room) = rooms.get(name) else { return Vec::new() };
+        let mut members: Vec<Member> = room
+            .members
+            .iter()
+            .filter(|m| matches!(target, "all" | "") || m.id.to_string() == target || m.uuid == target)
+            .cloned()
+            .collect();
+        // Newest member first, as mod_conference walks its member list.
+        members.sort_by(|a, b| b.id.cmp(&a.id));
+        members
+    }
+
+    fn conference_list(&self, only: Option<&str>) -> String {
+        let rooms = self.conferences.rooms();
+        let mut names: Vec<&String> = rooms.keys().filter(|n| only.is_none_or(|o| o == n.as_str())).collect();
+        names.sort();
+        if names.is_empty() {
+            return "-ERR No active conferences.\n".to_owned();
+        }
+        let mut out = String::new();
+        for name in names {
+            let room = &rooms[name];
+            if only.is_none() {
+                out.push_str(&format!(
+                    "+OK Conference {name} ({} member{} rate: 8000 flags: running|answered|enforce_min|dynamic|exit_sound|enter_sound|json_status)\n",
+                    room.members.len(),
+                    if room.members.len() == 1 { "" } else { "s" }
+                ));
+            }
+            let mut members = room.members.clone();
+            members.sort_by(|a, b| b.id.cmp(&a.id));
+            for m in members {
+                let (chan, cid_name, cid_num) = m.handle.with(|d| {
+                    (
+                        d.name.clone(),
+                        d.profile.caller_id_name.clone(),
+                        d.profile.caller_id_number.clone(),
+                    )
+                });
+                let mut flags = vec!["hear"];
+                if m.can_speak {
+                    flags.push("speak");
+                }
+                if m.floor {
+                    flags.push("floor");
+                }
+                out.push_str(&format!(
+                    "{};{chan};{};{cid_name};{cid_num};{};0;0;100\n",
+                    m.id,
+                    m.uuid,
+                    flags.join("|")
+                ));
+            }
+        }
+        out
+    }
+
+    fn conference_json(&self, name: &str) -> String {
+        let rooms = self.conferences.rooms();
+        let Some(room) = rooms.get(name) else {
+            return format!("Conference {name} not found\n");
+        };
+        let now = self.events.clock.now_us();
+        let mut members: Vec<serde_json::Value> = Vec::new();
+        let mut sorted = room.members.clone();
+        sorted.sort_by(|a, b| b.id.cmp(&a.id));
+        for m in sorted {
+            let (cid_name, cid_num) = m.handle.with(|d| (d.profile.caller_id_name.clone(), d.profile.caller_id_number.clone()));
+            members.push(serde_json::json!({
+                "type": "caller",
+                "id": m.id,
+                "flags": {
+                    "can_hear": true, "can_see": true, "can_speak": m.can_speak, "hold": false,
+                    "mute_detect": false, "talking": false, "has_video": false, "video_bridge": false,
+                    "has_floor": m.floor, "is_moderator": false, "end_conference": false,
+                    "mandatory_member_end_conference": false, "pass_digits": false
+                },
+                "uuid": m.uuid,
+                "caller_id_name": cid_name,
+                "caller_id_number": cid_num,
+                "energy": 100, "volume_in": 0, "volume_out": 0,
+            }));
+        }
+        let conf = serde_json::json!([{
+            "conference_name": name,
+            "member_count": room.members.len(),
+            "ghost_count": 0,
+            "rate": 8000,
+            "run_time": (now - room.created_us).max(0) / 1_000_000,
+            "conference_uuid": room.uuid,
+            "running": true,
+            "answered": true,
+            "dynamic": true,
+            "members": members,
+        }]);
+        serde_json::to_string_pretty(&conf).unwrap_or_default()
+    }
+}
+
+impl Session {
+    /// `conference <name>[@profile][+flags]`: join, stay until kicked or
+    /// hung up, leave.
+    pub(crate) async fn conference_app(&mut self, arg: &str) {
+        self.answer().await;
+        let spec = arg.split_whitespace().next().unwrap_or("");
+        let spec = spec.split('+').next().unwrap_or(spec);
+        let (name, profile) = spec.split_once('@').unwrap_or((spec, "default"));
+        let sw = self.sw.clone();
+        let now = sw.events.clock.now_us();
+        let id = {
+            let mut next = sw.conferences.next_member.lock().unwrap_or_else(|e| e.into_inner());
+            *next += 1;
+            *next
+        };
+        let (room_uuid, created, first) = {
+            let mut rooms = sw.conferences.rooms();
+            let created = !rooms.contains_key(name);
+            let room = rooms.entry(name.to_owned()).or_insert_with(|| Room {
+                uuid: uuid::Uuid::new_v4().to_string(),
+                profile: profile.to_owned(),
+                members: Vec::new(),
+                created_us: now,
+            });
+            let first = room.members.is_empty();
+            room.members.push(Member {
+                id,
+                uuid: self.uuid.clone(),
+                handle: self.handle.clone(),
+                can_speak: true,
+                floor: false,
+            });
+            (room.uuid.clone(), created, first)
+        };
+        if created {
+            sw.fire_room(name, &room_uuid, profile, 0, "conference-create", origin("mod_conference.c", "conference_new", 3848));
+        }
+        let member = |floor: bool| Member {
+            id,
+            uuid: self.uuid.clone(),
+            handle: self.handle.clone(),
+            can_speak: true,
+            floor,
+        };
+        let size = sw.room_info(name).2;
+        sw.fire_member(
+            name,
+            &member(false),
+            &room_uuid,
+            profile,
+            size,
+            "add-member",
+            origin("conference_member.c", "conference_member_add", 962),
+        );
+        if first {
+            sw.set_floor(name, id);
+            self.fire_custom(MAINTENANCE, origin("conference_member.c", "conference_member_set_floor_holder", 1158), |ev, d| {
+                conference_headers(ev, name, &sw.config.domain, size, &room_uuid, profile);
+                ev.push("Action", "floor-change");
+                ev.push("Old-ID", "none");
+                conference_headers(ev, name, &sw.config.domain, size, &room_uuid, profile);
+                ev.push("Floor", "true");
+                d.write_headers(ev, false);
+                member_headers(ev, &member(true));
+                ev.push("New-ID", id.to_string());
+            });
+        }
+        loop {
+            match self.wait(None, Interrupts::NONE).await {
+                Wake::Hangup | Wake::Kicked | Wake::Transfer | Wake::Break => break,
+                _ => {}
+            }
+        }
+        let (left, remaining) = {
+            let mut rooms = sw.conferences.rooms();
+            let Some(room) = rooms.get_mut(name) else { return };
+            let left = room.members.iter().find(|m| m.id == id).cloned();
+            room.members.retain(|m| m.id != id);
+            let remaining = room.members.len();
+            if remaining == 0 {
+                rooms.remove(name);
+            }
+            (left, remaining)
+        };
+        if let Some(m) = left {
+            sw.fire_member(
+                name,
+                &m,
+                &room_uuid,
+                profile,
+                remaining,
+                "del-member",
+                origin("conference_member.c", "conference_member_del", 1355),
+            );
+        }
+        if remaining == 0 {
+            sw.fire_room(name, &room_uuid, profile, 0, "conference-destroy", origin("mod_conference.c", "conference_thread_run", 863));
+        }
+    }
+}
+
+impl Switch {
+    fn set_floor(&self, name: &str, id: u32) {
+        if let Some(room) = self.conferences.rooms().get_mut(name) {
+            for m in room.members.iter_mut() {
+                m.floor = m.id == id;
+            }
+        }
+    }
+}

@@ -1,0 +1,849 @@
+//! A Channel's session: the task that drives one Channel through its state
+//! machine, runs its Applications, plays its scripted far end, and fires its
+//! events in the order FreeSWITCH 1.10 fires them.
+//!
+//! Everything that happens to a Channel from outside (`sendmsg`, `uuid_*`
+//! APIs, the other leg of a loopback pair or a bridge) arrives as a
+//! [`Command`] on its bounded queue; the session is the only writer of its
+//! state transitions, so events for one Channel never race each other.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::channel::{CallState, ChannelData, ChannelState, Direction, HangupCause};
+use crate::event::{origin, Origin, SwitchEvent};
+use crate::farend::{FarEnd, Outcome};
+use crate::switch::Switch;
+
+/// How many Commands may wait for a Channel before senders wait.
+pub const COMMAND_QUEUE: usize = 64;
+
+/// One Application call: from the dialplan, `sendmsg execute` or an API.
+#[derive(Debug, Clone)]
+pub struct AppCall {
+    pub name: String,
+    pub arg: String,
+    /// `Application-UUID`: the `Event-UUID` of the sendmsg, or a fresh one.
+    pub uuid: String,
+    pub loops: u32,
+}
+
+impl AppCall {
+    pub fn new(name: impl Into<String>, arg: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            arg: arg.into(),
+            uuid: uuid::Uuid::new_v4().to_string(),
+            loops: 1,
+        }
+    }
+}
+
+/// Something asked of a Channel from outside its session.
+#[derive(Debug)]
+pub enum Command {
+    Execute(AppCall),
+    /// Run this Application next, interrupting what runs now (`uuid_broadcast`).
+    ExecuteNow(AppCall),
+    Hangup(HangupCause),
+    Answer,
+    PreAnswer,
+    RingReady,
+    /// DTMF arriving on this Channel.
+    Dtmf {
+        digits: String,
+        source: &'static str,
+    },
+    /// DTMF this Channel sends to its far end (`uuid_send_dtmf`).
+    SendDtmf(String),
+    Break {
+        all: bool,
+    },
+    Transfer {
+        destination: String,
+        context: String,
+    },
+    /// `uuid_bridge`: bridge this Channel (as the A side) to another.
+    Bridge(String),
+    /// This Channel is now the B side of a bridge with the given Channel.
+    Bridged(String),
+    /// The other side of this Channel's bridge went away.
+    Unbridge,
+    RecordStart {
+        path: String,
+        limit: Option<Duration>,
+    },
+    RecordStop(String),
+    /// A conference kicked this member.
+    Kick,
+}
+
+/// A Channel as the rest of the switch sees it: its data and its queue.
+#[derive(Debug, Clone)]
+pub struct ChannelHandle {
+    pub data: Arc<Mutex<ChannelData>>,
+    pub tx: mpsc::Sender<Command>,
+}
+
+impl ChannelHandle {
+    pub fn uuid(&self) -> String {
+        self.data.lock().unwrap_or_else(|e| e.into_inner()).uuid.clone()
+    }
+
+    /// Reads the Channel's data.
+    pub fn with<R>(&self, f: impl FnOnce(&ChannelData) -> R) -> R {
+        f(&self.data.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Changes the Channel's data (variables set by APIs).
+    pub fn update<R>(&self, f: impl FnOnce(&mut ChannelData) -> R) -> R {
+        f(&mut self.data.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Sends a command; a Channel that has gone ignores it.
+    pub async fn send(&self, cmd: Command) {
+        let _ = self.tx.send(cmd).await;
+    }
+}
+
+/// Why a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    Elapsed,
+    Hangup,
+    Break,
+    Dtmf,
+    Queued,
+    Answered,
+    EarlyMedia,
+    Transfer,
+    Unbridged,
+    Kicked,
+}
+
+/// A far-end step due at an instant.
+#[derive(Debug, Clone)]
+enum FarAction {
+    Ring,
+    Early,
+    Answer,
+    Refuse(HangupCause),
+    Dtmf(String),
+    Hangup,
+}
+
+/// A recording in progress (`uuid_record` or `record`).
+#[derive(Debug)]
+pub(crate) struct Recording {
+    pub path: String,
+    pub started_us: i64,
+    pub limit: Option<Duration>,
+}
+
+/// What the session does once it starts.
+#[derive(Debug)]
+pub enum Role {
+    /// An originated (outbound) leg: wait for the far end, report to the
+    /// originator, then run `then`.
+    Outbound {
+        then: Vec<AppCall>,
+        report: oneshot::Sender<Result<(), HangupCause>>,
+        timeout: Duration,
+        ignore_early_media: bool,
+    },
+    /// An inbound leg: route through the dialplan.
+    Inbound,
+    /// The B side of a `bridge`: wait for the far end and report, then stay
+    /// bridged until either side leaves.
+    BridgeB {
+        report: oneshot::Sender<Result<(), HangupCause>>,
+        timeout: Duration,
+    },
+}
+
+pub(crate) struct Session {
+    pub sw: Arc<Switch>,
+    pub uuid: String,
+    pub handle: ChannelHandle,
+    rx: mpsc::Receiver<Command>,
+    pub queue: VecDeque<AppCall>,
+    pub dtmf: VecDeque<char>,
+    pub hung_up: bool,
+    pub far: Option<FarEnd>,
+    far_timers: Vec<(Instant, FarAction)>,
+    /// The other leg of a loopback pair.
+    pub partner: Option<ChannelHandle>,
+    /// The other side of a bridge.
+    pub bridge: Option<ChannelHandle>,
+    pub recordings: Vec<Recording>,
+    pub transfer: Option<(String, String)>,
+    pub is_loopback: bool,
+}
+
+const CORE_STATE: Origin = origin("switch_channel.c", "switch_channel_perform_set_running_state", 2408);
+const CALLSTATE: Origin = origin("switch_channel.c", "switch_channel_perform_set_callstate", 301);
+
+impl Session {
+    pub fn new(sw: Arc<Switch>, handle: ChannelHandle, rx: mpsc::Receiver<Command>, far: Option<FarEnd>) -> Self {
+        Self {
+            uuid: handle.uuid(),
+            sw,
+            handle,
+            rx,
+            queue: VecDeque::new(),
+            dtmf: VecDeque::new(),
+            hung_up: false,
+            far,
+            far_timers: Vec::new(),
+            partner: None,
+            bridge: None,
+            recordings: Vec::new(),
+            transfer: None,
+            is_loopback: false,
+        }
+    }
+
+    pub fn data<R>(&self, f: impl FnOnce(&mut ChannelData) -> R) -> R {
+        self.handle.update(f)
+    }
+
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.handle.with(|d| d.vars.get(name).map(str::to_owned))
+    }
+
+    pub fn set_var(&self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        self.data(|d| d.vars.set(name, value));
+    }
+
+    /// Fires a Channel event if anyone listens: `pre` headers before the
+    /// channel data, `post` after it.
+    pub fn fire(&self, name: &str, at: Origin, pre: &[(&str, &str)], post: &[(&str, &str)], with_variables: bool) {
+        if !self.sw.bus.wants(name, None) {
+            return;
+        }
+        let mut ev = self.sw.events.event(name, None, at);
+        ev.extend(pre.iter().copied());
+        self.handle.with(|d| d.write_headers(&mut ev, with_variables));
+        ev.extend(post.iter().copied());
+        self.sw.bus.publish(ev);
+    }
+
+    /// Fires a CUSTOM event built by `build` if anyone listens.
+    pub fn fire_custom(&self, subclass: &str, at: Origin, build: impl FnOnce(&mut SwitchEvent, &ChannelData)) {
+        if !self.sw.bus.wants("CUSTOM", Some(subclass)) {
+            return;
+        }
+        let mut ev = self.sw.events.event("CUSTOM", Some(subclass), at);
+        self.handle.with(|d| build(&mut ev, d));
+        self.sw.bus.publish(ev);
+    }
+
+    pub fn set_state(&self, state: ChannelState) {
+        self.data(|d| d.state = state);
+        self.fire("CHANNEL_STATE", CORE_STATE, &[], &[], false);
+    }
+
+    pub fn set_callstate(&self, cs: CallState) {
+        let old = self.data(|d| std::mem::replace(&mut d.call_state, cs));
+        if old == cs {
+            return;
+        }
+        let number = cs.number().to_string();
+        self.fire(
+            "CHANNEL_CALLSTATE",
+            CALLSTATE,
+            &[("Original-Channel-Call-State", old.as_str()), ("Channel-Call-State-Number", &number)],
+            &[],
+            false,
+        );
+    }
+
+    fn fire_codec(&self) {
+        let at = origin("switch_core_codec.c", "switch_core_session_set_read_codec", 279);
+        self.fire("CODEC", at, &[], &[], false);
+        let at = origin("switch_core_codec.c", "switch_core_session_set_write_codec", 471);
+        self.fire("CODEC", at, &[], &[], false);
+    }
+
+    /// Runs the session to its end.
+    pub async fn run(mut self, role: Role) {
+        match role {
+            Role::Inbound => {
+                self.start_inbound();
+                self.route().await;
+                self.execute_queue().await;
+            }
+            Role::Outbound {
+                then,
+                report,
+                timeout,
+                ignore_early_media,
+            } => {
+                let result = self.originate_leg(timeout, ignore_early_media).await;
+                let ok = result.is_ok();
+                let _ = report.send(result);
+                if ok && !self.hung_up {
+                    self.set_state(ChannelState::Execute);
+                    self.queue.extend(then);
+                    self.execute_queue().await;
+                }
+            }
+            Role::BridgeB { report, timeout } => {
+                let result = self.originate_leg(timeout, true).await;
+                let ok = result.is_ok();
+                let _ = report.send(result);
+                if ok && !self.hung_up {
+                    self.stay_bridged_b().await;
+                }
+            }
+        }
+        if !self.hung_up {
+            self.hangup(HangupCause::NormalClearing);
+        }
+        self.finish().await;
+    }
+
+    fn start_inbound(&mut self) {
+        if self.is_loopback {
+            self.fire_codec();
+        }
+        self.set_state(ChannelState::Init);
+        self.fire(
+            "CHANNEL_CREATE",
+            origin("switch_core_state_machine.c", "switch_core_session_run", 626),
+            &[],
+            &[],
+            true,
+        );
+        self.set_callstate(CallState::Ringing);
+        self.schedule_far_start();
+    }
+
+    /// Hunts the dialplan for the Channel's destination and queues the
+    /// Applications found; no match hangs up with NO_ROUTE_DESTINATION.
+    pub async fn route(&mut self) {
+        self.set_state(ChannelState::Routing);
+        let (context, apps) = self.handle.with(|d| {
+            let field = |name: &str| -> Option<String> {
+                let p = &d.profile;
+                Some(match name {
+                    "destination_number" => p.destination_number.clone(),
+                    "caller_id_number" => p.caller_id_number.clone(),
+                    "caller_id_name" => p.caller_id_name.clone(),
+                    "ani" => p.ani.clone(),
+                    "context" => p.context.clone(),
+                    "uuid" => d.uuid.clone(),
+                    "chan_name" => d.name.clone(),
+                    "source" => p.source.clone(),
+                    other => {
+                        let var = other.strip_prefix("${")?.strip_suffix('}')?;
+                        d.vars.get(var)?.to_owned()
+                    }
+                })
+            };
+            (d.profile.context.clone(), self.sw.dialplan.hunt(&d.profile.context, &field))
+        });
+        match apps {
+            Some(apps) => {
+                self.set_state(ChannelState::Execute);
+                self.queue.extend(apps.into_iter().map(|a| AppCall::new(a.application, a.data)));
+            }
+            None => {
+                tracing::info!(uuid = %self.uuid, %context, "no route, hanging up");
+                self.hangup(HangupCause::NoRouteDestination);
+            }
+        }
+    }
+
+    /// Runs queued Applications until none are left or the Channel hangs up.
+    pub async fn execute_queue(&mut self) {
+        loop {
+            if self.hung_up {
+                return;
+            }
+            if let Some((destination, context)) = self.transfer.take() {
+                self.queue.clear();
+                let now = self.sw.events.clock.now_us();
+                self.data(|d| {
+                    d.profile.destination_number = destination;
+                    d.profile.context = context;
+                    d.times.transferred = now;
+                });
+                self.route().await;
+                continue;
+            }
+            if self.bridge.is_some() {
+                // `uuid_bridge` made this Channel the B side of a bridge.
+                self.stay_bridged_b().await;
+                continue;
+            }
+            match self.queue.pop_front() {
+                Some(app) => self.execute(app).await,
+                None => return,
+            }
+        }
+    }
+
+    /// Waits until `deadline` (forever if `None`), handling Commands and
+    /// far-end steps. Returns early for hangup, break, transfer, bridge
+    /// changes, kicks, and, when `interrupt_on` says so, DTMF, new queued
+    /// Applications and answer signals.
+    pub async fn wait(&mut self, deadline: Option<Instant>, interrupt_on: Interrupts) -> Wake {
+        loop {
+            if self.hung_up {
+                return Wake::Hangup;
+            }
+            let next_far = self.far_timers.first().map(|(at, _)| *at);
+            tokio::select! {
+                biased;
+                cmd = self.rx.recv() => {
+                    let Some(cmd) = cmd else { return Wake::Hangup };
+                    if let Some(wake) = self.handle_command(cmd, interrupt_on).await {
+                        return wake;
+                    }
+                }
+                _ = self.sw.token.cancelled() => {
+                    self.hangup(HangupCause::SystemShutdown);
+                    return Wake::Hangup;
+                }
+                _ = sleep_until(next_far), if next_far.is_some() => {
+                    let (_, action) = self.far_timers.remove(0);
+                    if let Some(wake) = self.far_step(action, interrupt_on).await {
+                        return wake;
+                    }
+                }
+                _ = sleep_until(deadline), if deadline.is_some() => return Wake::Elapsed,
+            }
+        }
+    }
+
+    async fn handle_command(&mut self, cmd: Command, on: Interrupts) -> Option<Wake> {
+        match cmd {
+            Command::Execute(app) => {
+                self.queue.push_back(app);
+                on.queued.then_some(Wake::Queued)
+            }
+            Command::ExecuteNow(app) => {
+                self.queue.push_front(app);
+                Some(Wake::Queued)
+            }
+            Command::Hangup(cause) => {
+                self.hangup(cause);
+                Some(Wake::Hangup)
+            }
+            Command::Answer => {
+                self.answer().await;
+                on.answer.then_some(Wake::Answered)
+            }
+            Command::PreAnswer => {
+                self.pre_answer().await;
+                on.answer.then_some(Wake::EarlyMedia)
+            }
+            Command::RingReady => {
+                self.ring_ready().await;
+                None
+            }
+            Command::Dtmf { digits, source } => {
+                self.receive_dtmf(&digits, source);
+                on.dtmf.then_some(Wake::Dtmf)
+            }
+            Command::SendDtmf(digits) => {
+                // The other side of a loopback pair hears it; a scripted far
+                // end has no ears.
+                if let Some(p) = &self.partner {
+                    p.send(Command::Dtmf { digits, source: "UNKNOWN" }).await;
+                } else if let Some(b) = &self.bridge {
+                    b.send(Command::Dtmf { digits, source: "RTP" }).await;
+                }
+                None
+            }
+            Command::Break { all } => {
+                if all {
+                    self.queue.clear();
+                }
+                Some(Wake::Break)
+            }
+            Command::Transfer { destination, context } => {
+                self.transfer = Some((destination, context));
+                Some(Wake::Transfer)
+            }
+            Command::Bridge(other) => {
+                self.queue.push_front(AppCall::new("uuid_bridge", other));
+                Some(Wake::Transfer)
+            }
+            Command::Bridged(other) => {
+                self.bridge = self.sw.channel(&other);
+                self.data(|d| d.bridged_to = Some(other));
+                Some(Wake::Transfer)
+            }
+            Command::Unbridge => {
+                self.bridge = None;
+                self.data(|d| d.bridged_to = None);
+                Some(Wake::Unbridged)
+            }
+            Command::RecordStart { path, limit } => {
+                self.record_start(path, limit);
+                None
+            }
+            Command::RecordStop(path) => {
+                self.record_stop(&path, "success-maxtime").await;
+                None
+            }
+            Command::Kick => Some(Wake::Kicked),
+        }
+    }
+
+    async fn far_step(&mut self, action: FarAction, on: Interrupts) -> Option<Wake> {
+        match action {
+            FarAction::Ring => {
+                self.ring_ready().await;
+                None
+            }
+            FarAction::Early => {
+                self.pre_answer().await;
+                on.answer.then_some(Wake::EarlyMedia)
+            }
+            FarAction::Answer => {
+                self.answer().await;
+                on.answer.then_some(Wake::Answered)
+            }
+            FarAction::Refuse(cause) => {
+                self.set_var("sip_term_status", cause.sip_status().to_string());
+                self.set_var("proto_specific_hangup_cause", format!("sip:{}", cause.sip_status()));
+                self.set_var("sip_hangup_disposition", "recv_refuse");
+                self.hangup(cause);
+                Some(Wake::Hangup)
+            }
+            FarAction::Dtmf(digits) => {
+                self.receive_dtmf(&digits, "RTP");
+                on.dtmf.then_some(Wake::Dtmf)
+            }
+            FarAction::Hangup => {
+                self.set_var("sip_hangup_disposition", "recv_bye");
+                self.hangup(HangupCause::NormalClearing);
+                Some(Wake::Hangup)
+            }
+        }
+    }
+
+    fn schedule(&mut self, after: Duration, action: FarAction) {
+        let at = self.sw.events.clock.deadline(after);
+        let pos = self.far_timers.partition_point(|(t, _)| *t <= at);
+        self.far_timers.insert(pos, (at, action));
+    }
+
+    /// Schedules what a far end does before answer: for an outbound leg its
+    /// ringing and outcome, for an inbound caller giving up.
+    fn schedule_far_start(&mut self) {
+        let Some(far) = self.far.clone() else { return };
+        let direction = self.handle.with(|d| d.direction);
+        if direction == Direction::Inbound {
+            if let Some(after) = far.cancel_after {
+                self.schedule(after, FarAction::Refuse(HangupCause::OriginatorCancel));
+            }
+            return;
+        }
+        self.schedule(Duration::ZERO, FarAction::Ring);
+        let mut at = far.ring;
+        if let Some(early) = far.early {
+            self.schedule(at, FarAction::Early);
+            at += early;
+        }
+        match far.outcome {
+            Outcome::Answer => self.schedule(at, FarAction::Answer),
+            Outcome::Refuse(cause) => self.schedule(at, FarAction::Refuse(cause)),
+            Outcome::NoAnswer => {}
+        }
+    }
+
+    /// Schedules what a far end does once the call is up.
+    fn schedule_far_answered(&mut self) {
+        let Some(far) = self.far.clone() else { return };
+        self.far_timers.retain(|(_, a)| matches!(a, FarAction::Dtmf(_) | FarAction::Hangup));
+        for (at, digits) in far.dtmf {
+            self.schedule(at, FarAction::Dtmf(digits));
+        }
+        if let Some(after) = far.hangup_after {
+            self.schedule(after, FarAction::Hangup);
+        }
+    }
+
+    /// The outbound half of originate: create, ring, and wait for answer,
+    /// refusal or timeout.
+    async fn originate_leg(&mut self, timeout: Duration, ignore_early_media: bool) -> Result<(), HangupCause> {
+        let at = origin("switch_core_session.c", "switch_core_session_outgoing_channel", 768);
+        self.fire("CHANNEL_OUTGOING", at, &[], &[], false);
+        self.set_state(ChannelState::Init);
+        self.fire(
+            "CHANNEL_CREATE",
+            origin("switch_core_state_machine.c", "switch_core_session_run", 626),
+            &[],
+            &[],
+            true,
+        );
+        self.fire(
+            "CHANNEL_ORIGINATE",
+            origin("switch_core_state_machine.c", "switch_core_session_run", 632),
+            &[],
+            &[],
+            true,
+        );
+        self.set_state(ChannelState::Routing);
+        self.set_state(ChannelState::ConsumeMedia);
+        self.schedule_far_start();
+        let deadline = self.sw.events.clock.deadline(timeout);
+        let interrupts = Interrupts {
+            answer: true,
+            ..Interrupts::NONE
+        };
+        loop {
+            match self.wait(Some(deadline), interrupts).await {
+                Wake::Answered => return Ok(()),
+                Wake::EarlyMedia if !ignore_early_media => return Ok(()),
+                Wake::Hangup => {
+                    return Err(self.handle.with(|d| d.hangup_cause.unwrap_or(HangupCause::NormalClearing)));
+                }
+                Wake::Elapsed => {
+                    self.hangup(HangupCause::NoAnswer);
+                    return Err(HangupCause::NoAnswer);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub async fn ring_ready(&mut self) {
+        let already = self.handle.with(|d| d.times.progress > 0 || d.times.answered > 0);
+        if already {
+            return;
+        }
+        let now = self.sw.events.clock.now_us();
+        self.data(|d| d.times.progress = now);
+        let at = origin("switch_channel.c", "switch_channel_perform_mark_ring_ready_value", 3505);
+        self.fire("CHANNEL_PROGRESS", at, &[], &[], true);
+        self.set_callstate(CallState::Ringing);
+        if let Some(p) = &self.partner {
+            if self.handle.with(|d| d.direction) == Direction::Inbound {
+                p.send(Command::RingReady).await;
+            }
+        }
+    }
+
+    pub async fn pre_answer(&mut self) {
+        let already = self.handle.with(|d| d.times.progress_media > 0 || d.times.answered > 0);
+        if already {
+            return;
+        }
+        let now = self.sw.events.clock.now_us();
+        self.data(|d| {
+            d.times.progress_media = now;
+            if d.times.progress == 0 {
+                d.times.progress = now;
+            }
+            d.answer_state = "early";
+            d.vars.set("endpoint_disposition", "EARLY MEDIA");
+        });
+        let at = origin("switch_channel.c", "switch_channel_perform_mark_pre_answered", 3560);
+        self.fire("CHANNEL_PROGRESS_MEDIA", at, &[], &[], true);
+        self.set_callstate(CallState::Early);
+        if let Some(p) = &self.partner {
+            if self.handle.with(|d| d.direction) == Direction::Inbound {
+                p.send(Command::PreAnswer).await;
+            }
+        }
+    }
+
+    pub async fn answer(&mut self) {
+        if self.hung_up || self.handle.with(|d| d.times.answered > 0) {
+            return;
+        }
+        let now = self.sw.events.clock.now_us();
+        self.data(|d| {
+            d.times.answered = now;
+            d.answer_state = "answered";
+            d.vars.set("endpoint_disposition", "ANSWER");
+        });
+        let at = origin("switch_channel.c", "switch_channel_perform_mark_answered", 3846);
+        self.fire("CHANNEL_ANSWER", at, &[], &[], true);
+        self.set_callstate(CallState::Active);
+        let outbound = self.handle.with(|d| d.direction) == Direction::Outbound;
+        if outbound {
+            let at = origin("switch_channel.c", "switch_channel_flip_cid", 3277);
+            self.fire("CALL_UPDATE", at, &[("Direction", "RECV")], &[], true);
+        }
+        if let Some(p) = &self.partner {
+            if !outbound {
+                p.send(Command::Answer).await;
+            }
+        }
+        self.schedule_far_answered();
+    }
+
+    /// DTMF arriving on this Channel: buffered for `read`-like Applications
+    /// and reported as DTMF events, one per digit.
+    pub fn receive_dtmf(&mut self, digits: &str, source: &str) {
+        let at = origin("switch_channel.c", "switch_channel_dequeue_dtmf", 677);
+        for c in digits.chars().filter(|c| crate::farend::is_dtmf(*c)) {
+            self.dtmf.push_back(c);
+            let digit = c.to_string();
+            self.set_var("last_dtmf_duration", "2000");
+            self.fire(
+                "DTMF",
+                at,
+                &[],
+                &[("DTMF-Digit", &digit), ("DTMF-Duration", "2000"), ("DTMF-Source", source)],
+                false,
+            );
+        }
+    }
+
+    pub fn record_start(&mut self, path: String, limit: Option<Duration>) {
+        let started_us = self.sw.events.clock.now_us();
+        self.fire(
+            "RECORD_START",
+            origin("switch_ivr_async.c", "record_callback", 1481),
+            &[],
+            &[("Record-File-Path", &path)],
+            true,
+        );
+        self.fire(
+            "MEDIA_BUG_START",
+            origin("switch_core_media_bug.c", "switch_core_media_bug_add", 1014),
+            &[("Media-Bug-Function", "session_record"), ("Media-Bug-Target", &path)],
+            &[],
+            true,
+        );
+        self.recordings.push(Recording { path, started_us, limit });
+    }
+
+    /// Stops one recording (or `all`), writing its WAV file.
+    pub async fn record_stop(&mut self, path: &str, cause: &str) {
+        let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.recordings)
+            .into_iter()
+            .partition(|r| path == "all" || r.path == path);
+        self.recordings = keep;
+        for rec in done {
+            let now = self.sw.events.clock.now_us();
+            let mut length = Duration::from_micros((now - rec.started_us).max(0) as u64);
+            if let Some(limit) = rec.limit {
+                length = length.min(limit);
+            }
+            let voiced = self.far.as_ref().and_then(|f| f.speak).unwrap_or(Duration::ZERO).min(length);
+            self.write_recording(&rec.path, length, voiced).await;
+            self.fire(
+                "RECORD_STOP",
+                origin("switch_ivr_async.c", "send_record_stop_event", 1240),
+                &[],
+                &[("Record-File-Path", &rec.path), ("Record-Completion-Cause", cause)],
+                true,
+            );
+            self.fire(
+                "MEDIA_BUG_STOP",
+                origin("switch_core_media_bug.c", "switch_core_media_bug_destroy", 84),
+                &[("Media-Bug-Function", "session_record"), ("Media-Bug-Target", &rec.path)],
+                &[],
+                true,
+            );
+        }
+    }
+
+    /// Writes a recording and sets the `record_*` variables FreeSWITCH sets.
+    pub async fn write_recording(&self, path: &str, length: Duration, voiced: Duration) {
+        let bytes = crate::media::wav_bytes(length, voiced);
+        let full = self.sw.recording_path(path);
+        if let Some(dir) = full.parent() {
+            let _ = tokio::fs::create_dir_all(dir).await;
+        }
+        if let Err(e) = tokio::fs::write(&full, &bytes).await {
+            tracing::warn!(path = %full.display(), error = %e, "cannot write recording");
+        }
+        let ms = length.as_millis();
+        let samples = ms * u128::from(crate::media::RATE) / 1000;
+        self.data(|d| {
+            d.vars.set("record_file_size", bytes.len().to_string());
+            d.vars.set("record_samples", samples.to_string());
+            d.vars.set("record_seconds", (ms / 1000).to_string());
+            d.vars.set("record_ms", ms.to_string());
+        });
+    }
+
+    /// Starts hanging up: FreeSWITCH fires CHANNEL_HANGUP at once, while the
+    /// running Application is still unwinding.
+    pub fn hangup(&mut self, cause: HangupCause) {
+        if self.hung_up {
+            return;
+        }
+        self.hung_up = true;
+        let now = self.sw.events.clock.now_us();
+        self.data(|d| {
+            d.hangup_cause = Some(cause);
+            d.times.hungup = now;
+            d.answer_state = "hangup";
+        });
+        let at = origin("switch_channel.c", "switch_channel_perform_hangup", 3445);
+        self.fire("CHANNEL_HANGUP", at, &[], &[], true);
+    }
+
+    /// The rest of the hangup: states, HANGUP_COMPLETE with the CDR
+    /// variables, DESTROY, and telling the other legs.
+    async fn finish(mut self) {
+        self.record_stop("all", "success-maxtime").await;
+        if let Some(b) = self.bridge.take() {
+            b.send(Command::Unbridge).await;
+        }
+        self.set_state(ChannelState::Hangup);
+        self.set_callstate(CallState::Hangup);
+        if let Some(p) = self.partner.take() {
+            let cause = self.handle.with(|d| d.hangup_cause.unwrap_or(HangupCause::NormalClearing));
+            p.send(Command::Hangup(cause)).await;
+        }
+        self.data(|d| d.set_hangup_variables());
+        self.set_state(ChannelState::Reporting);
+        let cause = self.handle.with(|d| d.hangup_cause.unwrap_or(HangupCause::NormalClearing));
+        self.fire(
+            "CHANNEL_HANGUP_COMPLETE",
+            origin("switch_core_state_machine.c", "switch_core_session_reporting_state", 943),
+            &[("Hangup-Cause", cause.as_str())],
+            &[],
+            true,
+        );
+        self.sw.conferences.leave_all(&self.uuid);
+        self.fire(
+            "CHANNEL_DESTROY",
+            origin("switch_core_session.c", "switch_core_session_perform_destroy", 1584),
+            &[],
+            &[],
+            true,
+        );
+        self.set_state(ChannelState::Destroy);
+        self.sw.remove_channel(&self.uuid);
+    }
+}
+
+/// Which events end a [`Session::wait`] early, beyond the ones that always do.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Interrupts {
+    pub dtmf: bool,
+    pub queued: bool,
+    pub answer: bool,
+}
+
+impl Interrupts {
+    pub const NONE: Self = Self {
+        dtmf: false,
+        queued: false,
+        answer: false,
+    };
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
