@@ -34,6 +34,9 @@ mod validate;
 mod value;
 mod xml;
 
+#[cfg(test)]
+mod proptests;
+
 pub use error::{code, TwimlError};
 pub use features::{attribute_names, Feature};
 pub use model::{
