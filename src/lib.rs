@@ -1,1 +1,12 @@
+//! Switchboard: a self-hosted programmable-voice platform. A Twilio-compatible
+//! REST API and TwiML, executed on FreeSWITCH media nodes over the Event Socket.
+#![forbid(unsafe_code)]
 
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod metrics;
+pub mod server;
+pub mod sid;
+pub mod store;

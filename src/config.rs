@@ -1,0 +1,457 @@
+//! Configuration: an optional `switchboard.toml` overlaid by `SWITCHBOARD_*`
+//! environment variables, validated once at start-up.
+//!
+//! Sources are plain maps so tests pass values instead of mutating the process
+//! environment. Every invalid value fails start-up with the key and the value.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+/// Everything Switchboard reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// The base of every URL Switchboard hands out (webhooks, media); `None`
+    /// means "derive it from the address the server actually bound".
+    pub public_url: Option<Url>,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    pub media_nodes: MediaNodes,
+    /// How an outbound number becomes a FreeSWITCH dial string; `{number}` is replaced.
+    pub dial_template: String,
+    pub media_cache_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// How long in-flight work may run after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+/// Where calls are placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaNodes {
+    /// The built-in virtual switch, started in-process.
+    Embedded,
+    /// FreeSWITCH nodes reached over the Event Socket.
+    Esl(Vec<EslNode>),
+}
+
+/// A FreeSWITCH node's Event Socket address, from `esl://:PASSWORD@HOST:PORT`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EslNode {
+    pub host: String,
+    pub port: u16,
+    pub password: String,
+}
+
+impl std::fmt::Debug for EslNode {
+    // The password never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "esl://{}:{}", self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A value that stops start-up, named by the key the operator set.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid {key}={value:?}: {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error("unknown key {key:?} in {path}")]
+    UnknownKey { key: String, path: PathBuf },
+}
+
+/// The keys Switchboard knows: the name in `switchboard.toml` and in the environment.
+const KEYS: &[(&str, &str)] = &[
+    ("listen", "SWITCHBOARD_LISTEN"),
+    ("public_url", "SWITCHBOARD_PUBLIC_URL"),
+    ("data_dir", "SWITCHBOARD_DATA_DIR"),
+    ("database_url", "SWITCHBOARD_DATABASE_URL"),
+    ("redis_url", "SWITCHBOARD_REDIS_URL"),
+    ("media_nodes", "SWITCHBOARD_MEDIA_NODES"),
+    ("dial_template", "SWITCHBOARD_DIAL_TEMPLATE"),
+    ("media_cache_dir", "SWITCHBOARD_MEDIA_CACHE_DIR"),
+    ("log_format", "SWITCHBOARD_LOG_FORMAT"),
+    ("shutdown_grace_secs", "SWITCHBOARD_SHUTDOWN_GRACE_SECS"),
+];
+
+/// The dial string that reaches the virtual switch's scripted far ends.
+pub const EMBEDDED_DIAL_TEMPLATE: &str = "sofia/gateway/vswitch/{number}";
+
+/// Raw values gathered from the sources, each remembering which key set it.
+struct Values(BTreeMap<&'static str, (String, String)>);
+
+impl Values {
+    fn get(&self, key: &str) -> Option<(&str, &str)> {
+        self.0.get(key).map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Reads `file` if given (it must exist) or `./switchboard.toml` if present,
+    /// then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("SWITCHBOARD_"))
+            .collect();
+        let default_file = Path::new("switchboard.toml");
+        let file = match file {
+            Some(path) => Some(path),
+            None => default_file.exists().then_some(default_file),
+        };
+        let toml = match file {
+            Some(path) => Some((
+                path.to_owned(),
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?,
+            )),
+            None => None,
+        };
+        Config::from_sources(toml.as_ref().map(|(p, s)| (p.as_path(), s.as_str())), &env)
+    }
+
+    /// Builds a configuration from a TOML document (path, text) and an
+    /// environment map; the environment wins.
+    pub fn from_sources(
+        toml: Option<(&Path, &str)>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let mut values = BTreeMap::new();
+        if let Some((path, text)) = toml {
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::Toml {
+                        path: path.to_owned(),
+                        message: e.message().to_owned(),
+                    })?;
+            for (key, value) in table {
+                let Some(&(name, _)) = KEYS.iter().find(|(name, _)| *name == key) else {
+                    return Err(ConfigError::UnknownKey {
+                        key,
+                        path: path.to_owned(),
+                    });
+                };
+                let text = match value {
+                    toml::Value::String(s) => s,
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| v.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    other => other.to_string(),
+                };
+                values.insert(name, (format!("{name} (in {})", path.display()), text));
+            }
+        }
+        for &(name, env_name) in KEYS {
+            if let Some(value) = env.get(env_name) {
+                values.insert(name, (env_name.to_owned(), value.clone()));
+            }
+        }
+        Config::parse(&Values(values))
+    }
+
+    fn parse(values: &Values) -> Result<Config, ConfigError> {
+        let listen = match values.get("listen") {
+            Some((key, v)) => v
+                .parse()
+                .map_err(|_| invalid(key, v, "expected HOST:PORT, e.g. 127.0.0.1:8080"))?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let public_url = match values.get("public_url") {
+            Some((key, v)) => Some(parse_http_url(key, v)?),
+            None => None,
+        };
+        let data_dir = match values.get("data_dir") {
+            Some((key, v)) if v.is_empty() => return Err(invalid(key, v, "must not be empty")),
+            Some((_, v)) => PathBuf::from(v),
+            None => PathBuf::from("./data"),
+        };
+        let database_url = match values.get("database_url") {
+            Some((key, v)) => {
+                let known = ["sqlite:", "postgres://", "postgresql://"];
+                if !known.iter().any(|p| v.starts_with(p)) {
+                    return Err(invalid(
+                        key,
+                        v,
+                        "expected sqlite:PATH, postgres://… or postgresql://…",
+                    ));
+                }
+                v.to_owned()
+            }
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("switchboard.db").display()
+            ),
+        };
+        let redis_url = match values.get("redis_url") {
+            Some((_, "")) | None => None,
+            Some((key, v)) => {
+                let url = Url::parse(v).map_err(|e| invalid(key, v, e.to_string()))?;
+                if !matches!(url.scheme(), "redis" | "rediss") {
+                    return Err(invalid(key, v, "expected redis://HOST:PORT or rediss://…"));
+                }
+                Some(v.to_owned())
+            }
+        };
+        let media_nodes = match values.get("media_nodes") {
+            Some((_, "embedded")) | None => MediaNodes::Embedded,
+            Some((key, v)) => MediaNodes::Esl(
+                v.split(',')
+                    .map(|node| parse_esl_node(key, node.trim()))
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        let dial_template = match values.get("dial_template") {
+            Some((key, v)) if !v.contains("{number}") => {
+                return Err(invalid(key, v, "must contain {number}"))
+            }
+            Some((_, v)) => v.to_owned(),
+            None => EMBEDDED_DIAL_TEMPLATE.to_owned(),
+        };
+        let media_cache_dir = match values.get("media_cache_dir") {
+            Some((key, v)) if v.is_empty() => return Err(invalid(key, v, "must not be empty")),
+            Some((_, v)) => PathBuf::from(v),
+            None => data_dir.join("media"),
+        };
+        let log_format = match values.get("log_format") {
+            Some((_, "text")) | None => LogFormat::Text,
+            Some((_, "json")) => LogFormat::Json,
+            Some((key, v)) => return Err(invalid(key, v, "expected text or json")),
+        };
+        let shutdown_grace = match values.get("shutdown_grace_secs") {
+            Some((key, v)) => Duration::from_secs(
+                v.parse::<u16>()
+                    .map_err(|_| invalid(key, v, "expected whole seconds (0-65535)"))?
+                    .into(),
+            ),
+            None => Duration::from_secs(10),
+        };
+        Ok(Config {
+            listen,
+            public_url,
+            data_dir,
+            database_url,
+            redis_url,
+            media_nodes,
+            dial_template,
+            media_cache_dir,
+            log_format,
+            shutdown_grace,
+        })
+    }
+
+    /// The configuration used by tests and `serve` defaults, rooted at `data_dir`.
+    pub fn embedded(data_dir: &Path) -> Config {
+        let env = BTreeMap::from([(
+            "SWITCHBOARD_DATA_DIR".to_owned(),
+            data_dir.display().to_string(),
+        )]);
+        Config::from_sources(None, &env).expect("the defaults are valid")
+    }
+
+    /// The public base URL: the configured one, or one derived from the bound address.
+    pub fn public_url_for(&self, bound: SocketAddr) -> Url {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
+        let ip = match bound.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        Url::parse(&format!("http://{}", SocketAddr::new(ip, bound.port())))
+            .expect("a socket address makes a valid URL")
+    }
+}
+
+fn parse_http_url(key: &str, v: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(v).map_err(|e| invalid(key, v, e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(key, v, "expected an http:// or https:// URL"));
+    }
+    Ok(url)
+}
+
+fn parse_esl_node(key: &str, v: &str) -> Result<EslNode, ConfigError> {
+    const SHAPE: &str = "expected esl://:PASSWORD@HOST:PORT (comma-separated) or embedded";
+    // The value itself may carry a password: echo it back without.
+    let shown = |url: &Url| {
+        let mut url = url.clone();
+        let _ = url.set_password(None);
+        url.to_string()
+    };
+    let url = Url::parse(v).map_err(|_| invalid(key, "<unparsable>", SHAPE))?;
+    if url.scheme() != "esl" || url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(key, &shown(&url), SHAPE));
+    }
+    let password = url.password().unwrap_or_default();
+    if password.is_empty() {
+        return Err(invalid(
+            key,
+            &shown(&url),
+            "the node's ESL password is missing",
+        ));
+    }
+    let password = percent_decode(password);
+    Ok(EslNode {
+        host: url
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_owned(),
+        port: url.port().unwrap_or(8021),
+        password,
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("p={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_give_an_embedded_switchboard_on_localhost() {
+        let config = Config::from_sources(None, &env(&[])).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.media_nodes, MediaNodes::Embedded);
+        assert_eq!(
+            config.database_url,
+            "sqlite://./data/switchboard.db?mode=rwc"
+        );
+        assert_eq!(config.media_cache_dir, PathBuf::from("./data/media"));
+        assert_eq!(
+            config.public_url_for(config.listen).as_str(),
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(
+            config
+                .public_url_for("0.0.0.0:9000".parse().unwrap())
+                .as_str(),
+            "http://127.0.0.1:9000/"
+        );
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let toml = "listen = \"127.0.0.1:9000\"\ndial_template = \"sofia/gateway/a/{number}\"\n";
+        let config = Config::from_sources(
+            Some((Path::new("switchboard.toml"), toml)),
+            &env(&[("SWITCHBOARD_LISTEN", "127.0.0.1:9100")]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 9100);
+        assert_eq!(config.dial_template, "sofia/gateway/a/{number}");
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_key_and_value() {
+        let err =
+            Config::from_sources(None, &env(&[("SWITCHBOARD_LISTEN", "nowhere")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid SWITCHBOARD_LISTEN=\"nowhere\": expected HOST:PORT, e.g. 127.0.0.1:8080"
+        );
+        let err = Config::from_sources(
+            Some((Path::new("sb.toml"), "database_url = \"mysql://x\"")),
+            &env(&[]),
+        )
+        .unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("invalid database_url (in sb.toml)=\"mysql://x\""));
+        for (key, value) in [
+            ("SWITCHBOARD_DIAL_TEMPLATE", "sofia/gateway/x"),
+            ("SWITCHBOARD_PUBLIC_URL", "ftp://example.com"),
+            ("SWITCHBOARD_REDIS_URL", "http://localhost"),
+            ("SWITCHBOARD_LOG_FORMAT", "xml"),
+            ("SWITCHBOARD_SHUTDOWN_GRACE_SECS", "-1"),
+        ] {
+            let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn media_nodes_are_esl_urls_and_their_passwords_never_show() {
+        let config = Config::from_sources(
+            None,
+            &env(&[(
+                "SWITCHBOARD_MEDIA_NODES",
+                "esl://:ClueCon@10.0.0.5:8021, esl://:p%40ss@fs2",
+            )]),
+        )
+        .unwrap();
+        let MediaNodes::Esl(nodes) = &config.media_nodes else {
+            panic!()
+        };
+        assert_eq!(nodes[0].host, "10.0.0.5");
+        assert_eq!(nodes[0].password, "ClueCon");
+        assert_eq!(nodes[1].port, 8021);
+        assert_eq!(nodes[1].password, "p@ss");
+        assert_eq!(
+            format!("{nodes:?}"),
+            "[esl://10.0.0.5:8021, esl://fs2:8021]"
+        );
+
+        let err = Config::from_sources(
+            None,
+            &env(&[("SWITCHBOARD_MEDIA_NODES", "esl://10.0.0.5:8021")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("password is missing"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused() {
+        let err = Config::from_sources(Some((Path::new("sb.toml"), "lisen = \"x\"")), &env(&[]))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "unknown key \"lisen\" in sb.toml");
+    }
+}
