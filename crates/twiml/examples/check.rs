@@ -1,4 +1,8 @@
-//! Prints a TwiML document read from stdin as parsed model, XML and JSON.
+//! Shows how Switchboard reads a TwiML document (XML, or JSON when it starts
+//! with `{`) given on stdin: the model, warnings, the features it uses, and
+//! the document written back as XML and JSON.
+//!
+//! `cargo run -p twiml --example check < answer.xml`
 use std::io::Read;
 fn main() {
     let mut input = String::new();

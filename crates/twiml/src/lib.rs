@@ -99,14 +99,19 @@ pub fn parse(body: &str, format: Format) -> Result<Parsed, TwimlError> {
 
 /// Reads a TwiML XML document.
 pub fn parse_xml(xml: &str) -> Result<Parsed, TwimlError> {
-    let root = xml::read(xml)?;
+    let root = xml::read(strip_bom(xml))?;
     validate(&root)
 }
 
 /// Reads a TwiML document in its JSON form.
 pub fn parse_json(json: &str) -> Result<Parsed, TwimlError> {
-    let root = json::read(json)?;
+    let root = json::read(strip_bom(json))?;
     validate(&root)
+}
+
+/// Some servers start UTF-8 bodies with a byte-order mark; it is not content.
+fn strip_bom(body: &str) -> &str {
+    body.strip_prefix('\u{feff}').unwrap_or(body)
 }
 
 fn validate(root: &node::Node<'_>) -> Result<Parsed, TwimlError> {

@@ -387,15 +387,15 @@ impl Validator {
 
     fn connect(&mut self, node: &Node<'_>) -> Result<Connect, TwimlError> {
         let mut connect: Connect = self.attributes(node)?;
-        let mut streams = self.streams(node, "Connect", code::SCHEMA_VALIDATION, true)?;
-        if streams.len() > 1 {
-            return Err(TwimlError::content(
+        let streams = self.streams(node, "Connect", code::SCHEMA_VALIDATION, true)?;
+        let [stream] = <[Stream; 1]>::try_from(streams).map_err(|_| {
+            TwimlError::content(
                 code::SCHEMA_VALIDATION,
                 "Connect",
                 "can connect to only one <Stream>",
-            ));
-        }
-        connect.stream = streams.remove(0);
+            )
+        })?;
+        connect.stream = stream;
         Ok(connect)
     }
 

@@ -675,3 +675,16 @@ fn attribute_values_are_case_insensitive_where_twilio_is() {
     assert_eq!(gather.method(), Method::Get);
     assert!(gather.action_on_empty_result());
 }
+
+#[test]
+fn a_byte_order_mark_before_the_document_is_ignored() {
+    assert_eq!(
+        parse("\u{feff}<Response><Hangup/></Response>")
+            .response
+            .verbs
+            .len(),
+        1
+    );
+    let json = parse_json("\u{feff}{\"Response\":[\"Hangup\"]}").expect("valid");
+    assert_eq!(json.response.verbs.len(), 1);
+}
