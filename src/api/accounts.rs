@@ -2,34 +2,135 @@
 
 use std::sync::Arc;
 
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{json_segment, rfc2822, ApiError, Principal};
+use super::auth::Scope;
+use super::page::{envelope, page_request};
+use super::params::{invalid, Form, Params};
+use super::{rfc2822, ApiError, Principal, VERSION};
 use crate::app::App;
-use crate::store::Account;
+use crate::store::{account_from_row, Account, AccountStatus, Listing, ACCOUNT_COLUMNS};
 
 /// `GET /2010-04-01/Accounts/{Sid}.json`
-pub async fn fetch(
+pub async fn fetch(scope: Scope) -> Json<Value> {
+    Json(account_json(&scope.account))
+}
+
+/// `POST /2010-04-01/Accounts/{Sid}.json`: FriendlyName, Status.
+pub async fn update(
+    State(app): State<Arc<App>>,
+    scope: Scope,
+    Form(params): Form,
+) -> Result<Json<Value>, ApiError> {
+    let status = match params.get("Status") {
+        None | Some("") => None,
+        Some(raw) => Some(
+            AccountStatus::parse(raw)
+                .ok_or_else(|| invalid("Status", raw, "must be active, suspended or closed"))?,
+        ),
+    };
+    if let Some(status) = status {
+        // Only an owner changes a subaccount's status, and closing is final.
+        if scope.account.owner_sid.as_deref() != Some(&scope.principal.account.sid) {
+            return Err(ApiError::bad_request(
+                20001,
+                "Status can only be changed on a subaccount, by its owner.",
+            ));
+        }
+        if scope.account.status == AccountStatus::Closed && status != AccountStatus::Closed {
+            return Err(ApiError::bad_request(
+                20001,
+                "A closed account cannot be reopened.",
+            ));
+        }
+    }
+    let friendly_name = params.get("FriendlyName").filter(|n| !n.is_empty());
+    app.store
+        .update_account(&scope.account.sid, friendly_name, status)
+        .await?;
+    let account = app
+        .store
+        .account(&scope.account.sid)
+        .await?
+        .ok_or_else(|| ApiError::internal(&"an updated account vanished"))?;
+    Ok(Json(account_json(&account)))
+}
+
+/// `POST /2010-04-01/Accounts.json`: a new subaccount of the caller.
+pub async fn create(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Form(params): Form,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if principal.account.owner_sid.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            20403,
+            "A subaccount cannot create subaccounts.",
+        ));
+    }
+    let name = match params.get("FriendlyName") {
+        Some(name) if !name.is_empty() => name.to_owned(),
+        _ => format!(
+            "SubAccount Created at {}",
+            rfc2822(crate::store::now_millis())
+        ),
+    };
+    let account = app
+        .store
+        .create_account(&name, Some(&principal.account.sid))
+        .await?;
+    Ok((StatusCode::CREATED, Json(account_json(&account))))
+}
+
+/// `GET /2010-04-01/Accounts.json`: the caller's account and its subaccounts.
+pub async fn list(
     State(app): State<Arc<App>>,
     principal: Principal,
     OriginalUri(uri): OriginalUri,
-    Path(segment): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let sid = json_segment(&segment, uri.path())?;
-    let account = app
-        .store
-        .account(sid)
-        .await?
-        .filter(|account| principal.may_act_on(account))
-        .ok_or_else(|| ApiError::not_found(uri.path()))?;
-    Ok(Json(account_json(&account)))
+    let params = Params::from_query(uri.query());
+    let request = page_request(&params)?;
+    let mut filters = Vec::new();
+    let mut conditions = Vec::new();
+    if let Some(name) = params.get("FriendlyName") {
+        filters.push(("FriendlyName", name));
+        conditions.push(("friendly_name =", name.to_owned()));
+    }
+    if let Some(status) = params.get("Status") {
+        filters.push(("Status", status));
+        conditions.push(("status =", status.to_owned()));
+    }
+    let listing = Listing {
+        table: "accounts",
+        columns: ACCOUNT_COLUMNS,
+        scope: "(sid = $1 OR owner_sid = $1)",
+        account_sid: &principal.account.sid,
+        filters: conditions,
+    };
+    let page = app.store.list(&listing, &request).await?;
+    let items = page
+        .rows
+        .iter()
+        .map(|row| account_from_row(row).map(|a| account_json(&a)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(envelope(
+        "accounts",
+        &format!("/{VERSION}/Accounts.json"),
+        &filters,
+        &request,
+        &page,
+        items,
+    )?))
 }
 
 /// An account in Twilio's JSON shape.
 pub fn account_json(account: &Account) -> Value {
-    let uri = format!("/2010-04-01/Accounts/{}", account.sid);
+    let uri = format!("/{VERSION}/Accounts/{}", account.sid);
     let sub = |name: &str| format!("{uri}/{name}.json");
     json!({
         "auth_token": account.auth_token,

@@ -90,3 +90,36 @@ async fn authenticate(app: &App, user: &str, secret: &str) -> Result<Principal, 
         api_key_sid: None,
     })
 }
+
+/// The account named by the `{account}` path segment, once the caller is
+/// known to be allowed to act on it. Any other account is simply not found.
+pub struct Scope {
+    pub principal: Principal,
+    pub account: Account,
+}
+
+impl FromRequestParts<Arc<App>> for Scope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let principal = Principal::from_request_parts(parts, app).await?;
+        let path = parts.uri.path().to_owned();
+        let not_found = || ApiError::not_found(&path);
+        let params = axum::extract::RawPathParams::from_request_parts(parts, app)
+            .await
+            .map_err(|_| not_found())?;
+        let segment = params
+            .iter()
+            .find(|(name, _)| *name == "account")
+            .map(|(_, value)| value)
+            .ok_or_else(not_found)?;
+        let sid = segment.strip_suffix(".json").unwrap_or(segment);
+        let account = app
+            .store
+            .account(sid)
+            .await?
+            .filter(|account| principal.may_act_on(account))
+            .ok_or_else(not_found)?;
+        Ok(Scope { principal, account })
+    }
+}

@@ -5,6 +5,10 @@
 mod accounts;
 mod auth;
 mod error;
+mod keys;
+mod page;
+mod params;
+mod resource;
 
 pub use auth::Principal;
 pub use error::ApiError;
@@ -19,10 +23,30 @@ use crate::app::App;
 pub const VERSION: &str = "2010-04-01";
 
 pub fn router() -> Router<Arc<App>> {
-    Router::new().route(
-        "/2010-04-01/Accounts/{account}",
-        axum::routing::get(accounts::fetch),
-    )
+    use axum::routing::get;
+    let mut router = Router::new()
+        .route(
+            "/2010-04-01/Accounts.json",
+            get(accounts::list).post(accounts::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}",
+            get(accounts::fetch).post(accounts::update),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Keys.json",
+            get(keys::list).post(keys::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Keys/{sid}",
+            get(keys::fetch).post(keys::update).delete(keys::delete),
+        );
+    for resource in resource::RESOURCES {
+        for (path, method_router) in resource.routes() {
+            router = router.route(&path, method_router);
+        }
+    }
+    router
 }
 
 /// A path segment such as `AC….json` without its required `.json` suffix.

@@ -68,10 +68,10 @@ pub struct ApiKey {
     pub date_updated: i64,
 }
 
-const ACCOUNT_COLUMNS: &str =
+pub const ACCOUNT_COLUMNS: &str =
     "sid, owner_sid, friendly_name, status, type, auth_token, date_created, date_updated";
 
-fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
+pub fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
     let status: String = row.try_get("status")?;
     Ok(Account {
         sid: row.try_get("sid")?,
@@ -138,6 +138,27 @@ impl Store {
         Ok(row.as_ref().map(account_from_row).transpose()?)
     }
 
+    /// Changes the name and/or status; the caller has checked what may change.
+    pub async fn update_account(
+        &self,
+        sid: &str,
+        friendly_name: Option<&str>,
+        status: Option<AccountStatus>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE accounts SET friendly_name = COALESCE($2, friendly_name),
+                                 status = COALESCE($3, status), date_updated = $4
+             WHERE sid = $1",
+        )
+        .bind(sid)
+        .bind(friendly_name)
+        .bind(status.map(AccountStatus::as_str))
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn count_accounts(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts")
             .fetch_one(&self.pool)
@@ -174,6 +195,33 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok((key, secret))
+    }
+
+    pub async fn rename_api_key(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        friendly_name: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET friendly_name = $3, date_updated = $4 WHERE sid = $1 AND account_sid = $2",
+        )
+        .bind(sid)
+        .bind(account_sid)
+        .bind(friendly_name)
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn delete_api_key(&self, account_sid: &str, sid: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM api_keys WHERE sid = $1 AND account_sid = $2")
+            .bind(sid)
+            .bind(account_sid)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn api_key(&self, sid: &str) -> Result<Option<ApiKey>, StoreError> {

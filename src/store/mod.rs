@@ -5,8 +5,14 @@
 //! to the types both share (text, 64-bit integers); times are Unix milliseconds.
 
 mod accounts;
+mod listing;
+mod records;
 
-pub use accounts::{secret_digest, Account, AccountStatus, ApiKey};
+pub use accounts::{
+    account_from_row, secret_digest, Account, AccountStatus, ApiKey, ACCOUNT_COLUMNS,
+};
+pub use listing::{Cursor, Listing, Page, PageRequest};
+pub use records::{Column, Record};
 
 use std::str::FromStr;
 use std::sync::Once;

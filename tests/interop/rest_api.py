@@ -1,0 +1,108 @@
+"""Drives Switchboard's REST API with the official `twilio` helper library,
+with only its base URL changed. Run by tests/interop.rs against a live server.
+
+Environment: SWITCHBOARD_URL, ACCOUNT_SID, AUTH_TOKEN, OTHER_ACCOUNT_SID,
+OTHER_AUTH_TOKEN, BULK_ACCOUNT_SID, BULK_AUTH_TOKEN, BULK_COUNT.
+"""
+import os
+
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+URL = os.environ["SWITCHBOARD_URL"]
+
+
+def client(sid, token):
+    c = Client(sid, token)
+    c.api.base_url = URL
+    return c
+
+
+def expect_error(call, status, code):
+    try:
+        call()
+    except TwilioRestException as e:
+        assert e.status == status, (e.status, e.msg)
+        assert e.code == code, (e.code, e.msg)
+        return e
+    raise AssertionError(f"expected HTTP {status} with code {code}")
+
+
+me = client(os.environ["ACCOUNT_SID"], os.environ["AUTH_TOKEN"])
+other = client(os.environ["OTHER_ACCOUNT_SID"], os.environ["OTHER_AUTH_TOKEN"])
+sid = os.environ["ACCOUNT_SID"]
+
+# Accounts: fetch, update, subaccounts.
+account = me.api.v2010.accounts(sid).fetch()
+assert account.sid == sid and account.status == "active", account
+account = me.api.v2010.accounts(sid).update(friendly_name="Renamed")
+assert account.friendly_name == "Renamed"
+sub = me.api.v2010.accounts.create(friendly_name="Team A")
+assert sub.owner_account_sid == sid and sub.sid != sid
+listed = {a.sid for a in me.api.v2010.accounts.list()}
+assert listed == {sid, sub.sid}, listed
+sub = me.api.v2010.accounts(sub.sid).update(status="suspended")
+assert sub.status == "suspended"
+sub_client = client(sub.sid, sub.auth_token)
+expect_error(lambda: sub_client.api.v2010.accounts(sub.sid).fetch(), 401, 20005)
+me.api.v2010.accounts(sub.sid).update(status="active")
+# A subaccount never sees its owner.
+expect_error(lambda: sub_client.api.v2010.accounts(sid).fetch(), 404, 20404)
+print("accounts ok")
+
+# Applications: full CRUD, validation, isolation.
+app = me.applications.create(
+    friendly_name="IVR", voice_url="https://example.com/ivr", voice_method="GET"
+)
+assert app.sid.startswith("AP") and app.voice_method == "GET"
+assert app.status_callback_method == "POST" and app.voice_caller_id_lookup is False
+app = me.applications(app.sid).update(voice_url="https://example.com/ivr2")
+assert me.applications(app.sid).fetch().voice_url == "https://example.com/ivr2"
+assert [a.sid for a in me.applications.list(friendly_name="IVR")] == [app.sid]
+e = expect_error(lambda: me.applications.create(voice_url="not a url"), 400, 21205)
+assert "VoiceUrl" in e.msg, e.msg
+expect_error(lambda: me.applications.create(voice_method="PUT"), 400, 20001)
+expect_error(lambda: other.api.v2010.accounts(sid).applications(app.sid).fetch(), 404, 20404)
+expect_error(lambda: other.applications(app.sid).fetch(), 404, 20404)
+print("applications ok")
+
+# IncomingPhoneNumbers: full CRUD, bound to an application.
+number = me.incoming_phone_numbers.create(phone_number="+14155550100", voice_application_sid=app.sid)
+assert number.phone_number == "+14155550100" and number.friendly_name == "+14155550100"
+assert number.voice_application_sid == app.sid
+number = me.incoming_phone_numbers(number.sid).update(voice_url="https://example.com/inbound")
+assert number.voice_url == "https://example.com/inbound"
+assert [n.sid for n in me.incoming_phone_numbers.list(phone_number="+14155550100")] == [number.sid]
+expect_error(lambda: me.incoming_phone_numbers.create(phone_number="415-555"), 400, 21421)
+expect_error(lambda: other.incoming_phone_numbers.create(phone_number="+14155550100"), 400, 21422)
+expect_error(lambda: other.incoming_phone_numbers.create(phone_number="+14155550101", voice_application_sid=app.sid), 400, 20001)
+me.applications(app.sid).delete()
+assert me.incoming_phone_numbers(number.sid).fetch().voice_application_sid is None
+me.incoming_phone_numbers(number.sid).delete()
+expect_error(lambda: me.incoming_phone_numbers(number.sid).fetch(), 404, 20404)
+print("incoming phone numbers ok")
+
+# Keys: create (secret shown once), list, update, delete; a key authenticates.
+key = me.new_keys.create(friendly_name="ci")
+assert key.sid.startswith("SK") and len(key.secret) == 32
+by_key = Client(key.sid, key.secret, sid)
+by_key.api.base_url = URL
+assert by_key.api.v2010.accounts(sid).fetch().sid == sid
+assert [k.sid for k in me.keys.list()] == [key.sid]
+assert me.keys(key.sid).update(friendly_name="ci2").friendly_name == "ci2"
+me.keys(key.sid).delete()
+expect_error(lambda: by_key.api.v2010.accounts(sid).fetch(), 401, 20003)
+print("keys ok")
+
+# Auto-paging walks a long list exactly once.
+bulk = client(os.environ["BULK_ACCOUNT_SID"], os.environ["BULK_AUTH_TOKEN"])
+count = int(os.environ["BULK_COUNT"])
+seen = [a.sid for a in bulk.applications.stream(page_size=1000)]
+assert len(seen) == count and len(set(seen)) == count, (len(seen), len(set(seen)))
+page = bulk.applications.page(page_size=7)
+second = page.next_page()
+first_sids, second_sids = [a.sid for a in page], [a.sid for a in second]
+assert len(first_sids) == 7 and len(second_sids) == 7
+assert not set(first_sids) & set(second_sids)
+assert second.previous_page_url is not None
+print("paging ok")
