@@ -4,6 +4,7 @@
 
 mod accounts;
 mod auth;
+mod endpoint;
 mod error;
 mod keys;
 mod page;
@@ -11,6 +12,7 @@ mod params;
 mod resource;
 
 pub use auth::Principal;
+pub use endpoint::{openapi, Endpoint};
 pub use error::ApiError;
 
 use std::sync::Arc;
@@ -22,29 +24,123 @@ use crate::app::App;
 /// The API version every path starts with.
 pub const VERSION: &str = "2010-04-01";
 
-pub fn router() -> Router<Arc<App>> {
-    use axum::routing::get;
-    let mut router = Router::new()
-        .route(
-            "/2010-04-01/Accounts.json",
-            get(accounts::list).post(accounts::create),
-        )
-        .route(
-            "/2010-04-01/Accounts/{account}",
-            get(accounts::fetch).post(accounts::update),
-        )
-        .route(
-            "/2010-04-01/Accounts/{account}/Keys.json",
-            get(keys::list).post(keys::create),
-        )
-        .route(
-            "/2010-04-01/Accounts/{account}/Keys/{sid}",
-            get(keys::fetch).post(keys::update).delete(keys::delete),
-        );
+/// Every endpoint of the API.
+pub fn endpoints() -> Vec<Endpoint> {
+    use axum::routing::{delete, get, post};
+    use endpoint::{param, Answer, Verb};
+    use resource::FieldKind::Text;
+
+    let account_params = || vec![param("FriendlyName", Text), param("Status", Text)];
+    let mut endpoints = vec![
+        Endpoint {
+            verb: Verb::Get,
+            path: format!("/{VERSION}/Accounts.json"),
+            operation: "listAccount".into(),
+            summary: "The caller's account and its subaccounts".into(),
+            params: with_paging(account_params()),
+            answer: Answer::Page { key: "accounts" },
+            handler: get(accounts::list),
+        },
+        Endpoint {
+            verb: Verb::Post,
+            path: format!("/{VERSION}/Accounts.json"),
+            operation: "createAccount".into(),
+            summary: "Create a subaccount".into(),
+            params: vec![param("FriendlyName", Text)],
+            answer: Answer::One { status: 201 },
+            handler: post(accounts::create),
+        },
+        Endpoint {
+            verb: Verb::Get,
+            path: format!("/{VERSION}/Accounts/{{AccountSid}}.json"),
+            operation: "fetchAccount".into(),
+            summary: "Fetch an account".into(),
+            params: vec![],
+            answer: Answer::One { status: 200 },
+            handler: get(accounts::fetch),
+        },
+        Endpoint {
+            verb: Verb::Post,
+            path: format!("/{VERSION}/Accounts/{{AccountSid}}.json"),
+            operation: "updateAccount".into(),
+            summary: "Rename an account, or change a subaccount's status".into(),
+            params: account_params(),
+            answer: Answer::One { status: 200 },
+            handler: post(accounts::update),
+        },
+        Endpoint {
+            verb: Verb::Get,
+            path: format!("/{VERSION}/Accounts/{{AccountSid}}/Keys.json"),
+            operation: "listKey".into(),
+            summary: "List API keys".into(),
+            params: with_paging(vec![]),
+            answer: Answer::Page { key: "keys" },
+            handler: get(keys::list),
+        },
+        Endpoint {
+            verb: Verb::Post,
+            path: format!("/{VERSION}/Accounts/{{AccountSid}}/Keys.json"),
+            operation: "createNewKey".into(),
+            summary: "Create an API key; its secret is in this answer only".into(),
+            params: vec![param("FriendlyName", Text)],
+            answer: Answer::One { status: 201 },
+            handler: post(keys::create),
+        },
+        Endpoint {
+            verb: Verb::Get,
+            path: format!("/{VERSION}/Accounts/{{AccountSid}}/Keys/{{Sid}}.json"),
+            operation: "fetchKey".into(),
+            summary: "Fetch an API key".into(),
+            params: vec![],
+            answer: Answer::One { status: 200 },
+            handler: get(keys::fetch),
+        },
+        Endpoint {
+            verb: Verb::Post,
+            path: format!("/{VERSION}/Accounts/{{AccountSid}}/Keys/{{Sid}}.json"),
+            operation: "updateKey".into(),
+            summary: "Rename an API key".into(),
+            params: vec![param("FriendlyName", Text)],
+            answer: Answer::One { status: 200 },
+            handler: post(keys::update),
+        },
+        Endpoint {
+            verb: Verb::Delete,
+            path: format!("/{VERSION}/Accounts/{{AccountSid}}/Keys/{{Sid}}.json"),
+            operation: "deleteKey".into(),
+            summary: "Delete an API key".into(),
+            params: vec![],
+            answer: Answer::Nothing,
+            handler: delete(keys::delete),
+        },
+    ];
     for resource in resource::RESOURCES {
-        for (path, method_router) in resource.routes() {
-            router = router.route(&path, method_router);
-        }
+        endpoints.extend(resource.endpoints());
+    }
+    endpoints
+}
+
+/// Adds Twilio's paging parameters to a list's filters.
+fn with_paging(mut params: Vec<endpoint::Param>) -> Vec<endpoint::Param> {
+    use resource::FieldKind::Text;
+    params.extend([
+        endpoint::param("PageSize", Text),
+        endpoint::param("Page", Text),
+        endpoint::param("PageToken", Text),
+    ]);
+    params
+}
+
+/// The API's routes, and its OpenAPI document at `/openapi.json`.
+pub fn router() -> Router<Arc<App>> {
+    let endpoints = endpoints();
+    let document = Arc::new(endpoint::openapi(&endpoints));
+    let mut router = Router::new().route(
+        "/openapi.json",
+        axum::routing::get(move || async move { axum::Json(document.as_ref().clone()) }),
+    );
+    for endpoint in endpoints {
+        router = router.route(&endpoint.route(), endpoint.handler);
     }
     router
 }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, MethodRouter};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 
 use super::auth::Scope;
+use super::endpoint::{param, Answer, Endpoint, Param, Verb};
 use super::page::{envelope, page_request};
 use super::params::{invalid, Form, Params, INVALID_URL};
 use super::{json_segment, rfc2822, ApiError, VERSION};
@@ -238,22 +238,80 @@ impl Resource {
         format!("/{VERSION}/Accounts/{account_sid}/{}.json", self.name)
     }
 
-    /// The routes: `…/{name}.json` (list, create) and `…/{name}/{sid}.json`.
-    pub fn routes(&'static self) -> [(String, MethodRouter<Arc<App>>); 2] {
-        let list = get(move |state, scope, uri| list(self, state, scope, uri))
-            .post(move |state, scope, form| create(self, state, scope, form));
-        let instance = get(move |state, scope, uri, path| fetch(self, state, scope, uri, path))
-            .post(move |state, scope, uri, path, form| update(self, state, scope, uri, path, form))
-            .delete(move |state, scope, uri, path| delete(self, state, scope, uri, path));
-        [
-            (
-                format!("/{VERSION}/Accounts/{{account}}/{}.json", self.name),
-                list,
-            ),
-            (
-                format!("/{VERSION}/Accounts/{{account}}/{}/{{sid}}", self.name),
-                instance,
-            ),
+    /// Create, list, fetch, update and delete, described and routed.
+    pub fn endpoints(&'static self) -> Vec<Endpoint> {
+        use axum::routing::{delete as del, get, post};
+        let singular = self.name.trim_end_matches('s');
+        let list_path = format!("/{VERSION}/Accounts/{{AccountSid}}/{}.json", self.name);
+        let instance_path = format!(
+            "/{VERSION}/Accounts/{{AccountSid}}/{}/{{Sid}}.json",
+            self.name
+        );
+        let settings = |creating: bool| -> Vec<Param> {
+            self.fields
+                .iter()
+                .filter(|f| creating || !f.fixed)
+                .map(|f| Param {
+                    name: f.param,
+                    kind: f.kind,
+                    required: creating && self.required.iter().any(|(p, _)| *p == f.param),
+                })
+                .collect()
+        };
+        let mut filters: Vec<Param> = self
+            .filters
+            .iter()
+            .map(|(p, _)| param(p, FieldKind::Text))
+            .collect();
+        filters.extend(["PageSize", "Page", "PageToken"].map(|p| param(p, FieldKind::Text)));
+        vec![
+            Endpoint {
+                verb: Verb::Get,
+                path: list_path.clone(),
+                operation: format!("list{singular}"),
+                summary: format!("List {}", self.name),
+                params: filters,
+                answer: Answer::Page { key: self.list_key },
+                handler: get(move |state, scope, uri| list(self, state, scope, uri)),
+            },
+            Endpoint {
+                verb: Verb::Post,
+                path: list_path,
+                operation: format!("create{singular}"),
+                summary: format!("Create one of {}", self.name),
+                params: settings(true),
+                answer: Answer::One { status: 201 },
+                handler: post(move |state, scope, form| create(self, state, scope, form)),
+            },
+            Endpoint {
+                verb: Verb::Get,
+                path: instance_path.clone(),
+                operation: format!("fetch{singular}"),
+                summary: format!("Fetch one of {}", self.name),
+                params: vec![],
+                answer: Answer::One { status: 200 },
+                handler: get(move |state, scope, uri, path| fetch(self, state, scope, uri, path)),
+            },
+            Endpoint {
+                verb: Verb::Post,
+                path: instance_path.clone(),
+                operation: format!("update{singular}"),
+                summary: format!("Update one of {}", self.name),
+                params: settings(false),
+                answer: Answer::One { status: 200 },
+                handler: post(move |state, scope, uri, path, form| {
+                    update(self, state, scope, uri, path, form)
+                }),
+            },
+            Endpoint {
+                verb: Verb::Delete,
+                path: instance_path,
+                operation: format!("delete{singular}"),
+                summary: format!("Delete one of {}", self.name),
+                params: vec![],
+                answer: Answer::Nothing,
+                handler: del(move |state, scope, uri, path| delete(self, state, scope, uri, path)),
+            },
         ]
     }
 

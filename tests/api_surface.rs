@@ -1,0 +1,171 @@
+//! The API as a whole: its OpenAPI document (snapshot-tested so drift shows in
+//! review) and tenant isolation on every endpoint it lists.
+
+mod common;
+
+use common::{Db, TestApp};
+use serde_json::Value;
+use switchboard::store::Account;
+
+const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/openapi.json");
+
+#[tokio::test]
+async fn the_openapi_document_matches_its_snapshot() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let document: Value = t
+        .http
+        .get(t.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pretty = serde_json::to_string_pretty(&document).unwrap() + "\n";
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(SNAPSHOT, &pretty).unwrap();
+    }
+    let expected =
+        std::fs::read_to_string(SNAPSHOT).expect("run with UPDATE_SNAPSHOTS=1 to create it");
+    assert!(
+        pretty == expected,
+        "the API changed: review it, then run with UPDATE_SNAPSHOTS=1"
+    );
+    t.stop().await;
+}
+
+/// One resource of each kind the API serves, owned by `account`.
+async fn populate(t: &TestApp, account: &Account, n: u32) -> Vec<(&'static str, String)> {
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let request = t
+            .http
+            .post(t.url(&path))
+            .basic_auth(&account.sid, Some(&account.auth_token))
+            .form(&form);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 201, "{path}");
+            response.json::<Value>().await.unwrap()["sid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let base = format!("/2010-04-01/Accounts/{}", account.sid);
+    vec![
+        (
+            "Applications",
+            post(
+                format!("{base}/Applications.json"),
+                vec![("FriendlyName", "a".into())],
+            )
+            .await,
+        ),
+        (
+            "IncomingPhoneNumbers",
+            post(
+                format!("{base}/IncomingPhoneNumbers.json"),
+                vec![("PhoneNumber", format!("+1415555{n:04}"))],
+            )
+            .await,
+        ),
+        ("Keys", post(format!("{base}/Keys.json"), vec![]).await),
+    ]
+}
+
+/// Fills a documented path with an account and that account's resource of the path's kind.
+fn fill(path: &str, account_sid: &str, resources: &[(&str, String)]) -> String {
+    let mut filled = path.replace("{AccountSid}", account_sid);
+    if let Some((_, sid)) = resources
+        .iter()
+        .find(|(kind, _)| path.contains(&format!("/{kind}/{{Sid}}")))
+    {
+        filled = filled.replace("{Sid}", sid);
+    }
+    filled
+}
+
+async fn request(t: &TestApp, verb: &str, path: &str, who: &Account) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(verb.to_uppercase().as_bytes()).unwrap();
+    let response = t
+        .http
+        .request(method, t.url(path))
+        .basic_auth(&who.sid, Some(&who.auth_token))
+        .form(&[("FriendlyName", "intruder")])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn no_endpoint_lets_one_tenant_reach_anothers_resources(db: Db) {
+    let t = TestApp::start(db).await;
+    let alice = t.app.store.create_account("Alice", None).await.unwrap();
+    let bob = t.app.store.create_account("Bob", None).await.unwrap();
+    let alices = populate(&t, &alice, 1).await;
+    let bobs = populate(&t, &bob, 2).await;
+    let document: Value = t
+        .http
+        .get(t.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        if !path.contains("{AccountSid}") {
+            continue;
+        }
+        for verb in item.as_object().unwrap().keys() {
+            for (owner, owned, intruder) in [(&alice, &alices, &bob), (&bob, &bobs, &alice)] {
+                // The owner's path, the intruder's credentials.
+                let target = fill(path, &owner.sid, owned);
+                let (status, body) = request(&t, verb, &target, intruder).await;
+                assert_eq!(
+                    (status, body["code"].as_u64()),
+                    (404, Some(20404)),
+                    "{verb} {target}"
+                );
+                // The intruder's own account path, the owner's resource.
+                if path.contains("{Sid}") {
+                    let target = fill(path, &intruder.sid, owned);
+                    let (status, body) = request(&t, verb, &target, intruder).await;
+                    assert_eq!(
+                        (status, body["code"].as_u64()),
+                        (404, Some(20404)),
+                        "{verb} {target}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(
+        checked,
+        2 * 17,
+        "every documented endpoint under an account, both ways"
+    );
+    // Nothing was changed or deleted by the attempts.
+    for (owner, owned) in [(&alice, &alices), (&bob, &bobs)] {
+        for (kind, sid) in owned {
+            let path = format!("/2010-04-01/Accounts/{}/{kind}/{sid}.json", owner.sid);
+            let (status, body) = request(&t, "get", &path, owner).await;
+            assert_eq!(status, 200, "{path}");
+            assert_ne!(body["friendly_name"], "intruder", "{path}");
+        }
+    }
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn no_endpoint_lets_one_tenant_reach_anothers_resources_on_sqlite() {
+    no_endpoint_lets_one_tenant_reach_anothers_resources(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn no_endpoint_lets_one_tenant_reach_anothers_resources_on_postgres() {
+    no_endpoint_lets_one_tenant_reach_anothers_resources(Db::Postgres).await;
+}
