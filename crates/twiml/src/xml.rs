@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use quick_xml::escape::{escape, resolve_predefined_entity};
+use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 
@@ -31,8 +32,8 @@ pub(crate) fn read(input: &str) -> Result<Node<'_>, TwimlError> {
             .read_event()
             .map_err(|e| TwimlError::parse(format!("{e} (at byte {})", reader.error_position())))?;
         match event {
-            Event::Start(start) => open(&start, false, &mut stack, &mut root, &mut ssml)?,
-            Event::Empty(start) => open(&start, true, &mut stack, &mut root, &mut ssml)?,
+            Event::Start(start) => open(input, &start, false, &mut stack, &mut root, &mut ssml)?,
+            Event::Empty(start) => open(input, &start, true, &mut stack, &mut root, &mut ssml)?,
             Event::End(_) if !ssml.is_empty() => {
                 let name = ssml.pop().unwrap_or_default();
                 if ssml_separates_words(&name) {
@@ -92,6 +93,7 @@ pub(crate) fn read(input: &str) -> Result<Node<'_>, TwimlError> {
 
 /// Handles an opening (or self-closing, when `is_empty`) tag.
 fn open<'a>(
+    input: &'a str,
     start: &BytesStart<'_>,
     is_empty: bool,
     stack: &mut Vec<Node<'a>>,
@@ -142,7 +144,7 @@ fn open<'a>(
         return Err(too_deep());
     }
     let mut node = Node::new(known);
-    read_attributes(start, &mut node)?;
+    read_attributes(input, start, &mut node)?;
     if is_empty {
         node.text = trim(node.text);
         attach(stack, root, node);
@@ -163,22 +165,47 @@ fn element_name<'b>(start: &'b BytesStart<'_>) -> Result<&'b str, TwimlError> {
     std::str::from_utf8(raw).map_err(|e| TwimlError::parse(e.to_string()))
 }
 
-fn read_attributes<'a>(start: &BytesStart<'_>, node: &mut Node<'a>) -> Result<(), TwimlError> {
-    for attribute in start.attributes() {
+fn read_attributes<'a>(
+    input: &'a str,
+    start: &BytesStart<'_>,
+    node: &mut Node<'a>,
+) -> Result<(), TwimlError> {
+    // The tag's bytes are a slice of `input` (the reader borrows it), so
+    // attributes are re-read from that slice: names and entity-free values
+    // then borrow the input instead of being copied.
+    let content: &[u8] = start;
+    let offset = (content.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize);
+    let tag = input
+        .get(offset..offset.wrapping_add(content.len()))
+        .filter(|tag| tag.as_ptr() == content.as_ptr());
+    let name_len = start.name().as_ref().len();
+    match tag {
+        Some(tag) => push_attributes(Attributes::new(tag, name_len), node, Cow::Borrowed),
+        None => push_attributes(start.attributes(), node, |s| Cow::Owned(s.to_owned())),
+    }
+}
+
+fn push_attributes<'t, 'a>(
+    attributes: Attributes<'t>,
+    node: &mut Node<'a>,
+    keep: impl Fn(&'t str) -> Cow<'a, str>,
+) -> Result<(), TwimlError> {
+    for attribute in attributes {
         let attribute = attribute.map_err(|e| TwimlError::parse(e.to_string()))?;
-        let key = std::str::from_utf8(attribute.key.as_ref())
-            .map_err(|e| TwimlError::parse(e.to_string()))?;
+        let key: &'t [u8] = attribute.key.into_inner();
+        let key = std::str::from_utf8(key).map_err(|e| TwimlError::parse(e.to_string()))?;
         // Namespace declarations are XML plumbing, not TwiML attributes.
         if key == "xmlns" || key.starts_with("xmlns:") {
             continue;
         }
-        let value = attribute
+        let value = match attribute
             .normalized_value(XmlVersion::Implicit1_0)
-            .map_err(|e| TwimlError::parse(e.to_string()))?;
-        node.attributes.push((
-            Cow::Owned(key.to_owned()),
-            Scalar::Text(Cow::Owned(value.into_owned())),
-        ));
+            .map_err(|e| TwimlError::parse(e.to_string()))?
+        {
+            Cow::Borrowed(value) => keep(value),
+            Cow::Owned(value) => Cow::Owned(value),
+        };
+        node.attributes.push((keep(key), Scalar::Text(value)));
     }
     Ok(())
 }
@@ -242,4 +269,35 @@ fn write_node(node: &Node<'_>, out: &mut String) {
     out.push_str("</");
     out.push_str(node.name);
     out.push('>');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_names_and_plain_values_borrow_the_document() {
+        let node = read(r#"<Response a="x" b="1 &amp; 2"/>"#).expect("well-formed");
+        assert!(matches!(
+            &node.attributes[0],
+            (Cow::Borrowed("a"), Scalar::Text(Cow::Borrowed("x")))
+        ));
+        assert!(matches!(
+            &node.attributes[1],
+            (Cow::Borrowed("b"), Scalar::Text(Cow::Owned(v))) if v == "1 & 2"
+        ));
+    }
+
+    #[test]
+    fn written_xml_escapes_text_and_attributes() {
+        let mut say = Node::with_text("Say", "a < b & \"c\"");
+        say.attributes
+            .push((Cow::Borrowed("voice"), Scalar::Text(Cow::Borrowed("x\"y"))));
+        let mut root = Node::new("Response");
+        root.children.push(say);
+        assert_eq!(
+            write(&root),
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say voice="x&quot;y">a &lt; b &amp; &quot;c&quot;</Say></Response>"#
+        );
+    }
 }
