@@ -70,6 +70,13 @@ pub enum TwimlError {
         /// The element's name as written.
         element: String,
     },
+    /// A verb or noun Twilio defines that this crate does not model yet
+    /// (`<Pay>`, `<Connect><Room>` …) (12200).
+    #[error("12200 Schema validation warning: <{element}> is a TwiML element Switchboard does not support")]
+    UnsupportedElement {
+        /// The element's name.
+        element: String,
+    },
     /// A known element in a place where it is not allowed.
     #[error("{code} <{parent}> cannot contain <{child}>")]
     InvalidNesting {
@@ -127,9 +134,9 @@ impl TwimlError {
         match self {
             TwimlError::Parse { .. } => code::DOCUMENT_PARSE_FAILURE,
             TwimlError::RootNotResponse { .. } => code::ROOT_NOT_RESPONSE,
-            TwimlError::UnknownElement { .. } | TwimlError::UnknownAttribute { .. } => {
-                code::SCHEMA_VALIDATION
-            }
+            TwimlError::UnknownElement { .. }
+            | TwimlError::UnsupportedElement { .. }
+            | TwimlError::UnknownAttribute { .. } => code::SCHEMA_VALIDATION,
             TwimlError::InvalidNesting { code, .. }
             | TwimlError::InvalidAttribute { code, .. }
             | TwimlError::InvalidContent { code, .. } => *code,
@@ -144,6 +151,20 @@ impl TwimlError {
     pub(crate) fn parse(detail: impl Into<String>) -> Self {
         TwimlError::Parse {
             detail: detail.into(),
+        }
+    }
+
+    /// The error for an element name that is not in the model: Twilio's
+    /// own but unsupported elements are told apart from unknown ones.
+    pub(crate) fn unknown_element(name: &str) -> Self {
+        if crate::node::is_unsupported_twilio_element(name) {
+            TwimlError::UnsupportedElement {
+                element: name.to_owned(),
+            }
+        } else {
+            TwimlError::UnknownElement {
+                element: name.to_owned(),
+            }
         }
     }
 

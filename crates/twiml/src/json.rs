@@ -111,9 +111,7 @@ fn children(values: &[Value], depth: usize) -> Result<Vec<Node<'static>>, TwimlE
                     )))
                 }
             };
-            let known = known_element(name).ok_or_else(|| TwimlError::UnknownElement {
-                element: name.to_owned(),
-            })?;
+            let known = known_element(name).ok_or_else(|| TwimlError::unknown_element(name))?;
             element(known, body, depth + 1)
         })
         .collect()

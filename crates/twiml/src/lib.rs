@@ -46,8 +46,8 @@ pub use model::{
 };
 pub use value::{
     CallProgressEvent, ConferenceBeep, ConferenceEvent, ConferenceRecord, DialRecord, DtmfSequence,
-    FinishOnKey, GatherInput, JitterBufferSize, Method, RecordingEvent, RecordingTrack,
-    RejectReason, RingTone, SpeechTimeout, StreamTrack, Trim,
+    FinishOnKey, GatherInput, JitterBufferSize, MachineDetection, Method, RecordingEvent,
+    RecordingTrack, RejectReason, RingTone, SpeechTimeout, StreamTrack, Trim,
 };
 
 /// A document that was accepted, with the warnings Twilio would log for it.

@@ -10,8 +10,8 @@ use crate::error::code;
 use crate::node::Node;
 use crate::value::{
     CallProgressEvent, ConferenceBeep, ConferenceEvent, ConferenceRecord, DialRecord, DtmfSequence,
-    FinishOnKey, GatherInput, JitterBufferSize, Method, RecordingEvent, RecordingTrack,
-    RejectReason, RingTone, SpeechTimeout, StreamTrack, Trim,
+    FinishOnKey, GatherInput, JitterBufferSize, MachineDetection, Method, RecordingEvent,
+    RecordingTrack, RejectReason, RingTone, SpeechTimeout, StreamTrack, Trim,
 };
 
 /// Twilio's hold music, played by `<Conference>` while waiting to start.
@@ -352,6 +352,20 @@ element! {
             status_callback_method: Method = "statusCallbackMethod", default [Method::Post], code code::SCHEMA_VALIDATION;
             /// BYOC trunk SID to route the call through.
             byoc: String = "byoc", default [], code code::SCHEMA_VALIDATION;
+            /// Answering machine detection on the dialled call.
+            machine_detection: MachineDetection = "machineDetection", default [], code code::SCHEMA_VALIDATION;
+            /// Seconds allowed for machine detection.
+            machine_detection_timeout: u32 = "machineDetectionTimeout", default [30], code code::SCHEMA_VALIDATION;
+            /// Milliseconds of speech that mark a machine.
+            machine_detection_speech_threshold: u32 = "machineDetectionSpeechThreshold", default [2400], code code::SCHEMA_VALIDATION;
+            /// Milliseconds of silence that end a machine's speech.
+            machine_detection_speech_end_threshold: u32 = "machineDetectionSpeechEndThreshold", default [1200], code code::SCHEMA_VALIDATION;
+            /// Milliseconds of initial silence before giving up on detection.
+            machine_detection_silence_timeout: u32 = "machineDetectionSilenceTimeout", default [5000], code code::SCHEMA_VALIDATION;
+            /// URL receiving the detection result.
+            amd_status_callback: String = "amdStatusCallback", default [], code code::SCHEMA_VALIDATION;
+            /// HTTP method for `amdStatusCallback`.
+            amd_status_callback_method: Method = "amdStatusCallbackMethod", default [Method::Post], code code::SCHEMA_VALIDATION;
         }
         content {
             /// The number, as written (E.164 recommended).
@@ -378,6 +392,20 @@ element! {
             status_callback: String = "statusCallback", default [], code code::SCHEMA_VALIDATION;
             /// HTTP method for `statusCallback`.
             status_callback_method: Method = "statusCallbackMethod", default [Method::Post], code code::SCHEMA_VALIDATION;
+            /// Answering machine detection on the dialled call.
+            machine_detection: MachineDetection = "machineDetection", default [], code code::SCHEMA_VALIDATION;
+            /// Seconds allowed for machine detection.
+            machine_detection_timeout: u32 = "machineDetectionTimeout", default [30], code code::SCHEMA_VALIDATION;
+            /// Milliseconds of speech that mark a machine.
+            machine_detection_speech_threshold: u32 = "machineDetectionSpeechThreshold", default [2400], code code::SCHEMA_VALIDATION;
+            /// Milliseconds of silence that end a machine's speech.
+            machine_detection_speech_end_threshold: u32 = "machineDetectionSpeechEndThreshold", default [1200], code code::SCHEMA_VALIDATION;
+            /// Milliseconds of initial silence before giving up on detection.
+            machine_detection_silence_timeout: u32 = "machineDetectionSilenceTimeout", default [5000], code code::SCHEMA_VALIDATION;
+            /// URL receiving the detection result.
+            amd_status_callback: String = "amdStatusCallback", default [], code code::SCHEMA_VALIDATION;
+            /// HTTP method for `amdStatusCallback`.
+            amd_status_callback_method: Method = "amdStatusCallbackMethod", default [Method::Post], code code::SCHEMA_VALIDATION;
         }
         content {
             /// The `sip:` or `sips:` URI, with any `?header=value` parameters.

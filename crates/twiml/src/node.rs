@@ -94,6 +94,30 @@ pub(crate) fn known_element(name: &str) -> Option<&'static str> {
     })
 }
 
+/// Voice verbs and nouns Twilio defines that the model does not cover.
+pub(crate) fn is_unsupported_twilio_element(name: &str) -> bool {
+    matches!(
+        name,
+        "Pay"
+            | "Prompt"
+            | "Sms"
+            | "Message"
+            | "Siprec"
+            | "Transcription"
+            | "Room"
+            | "Conversation"
+            | "ConversationRelay"
+            | "VirtualAgent"
+            | "Autopilot"
+            | "AiSession"
+            | "Assistant"
+            | "Application"
+            | "ApplicationSid"
+            | "Sim"
+            | "WhatsApp"
+    )
+}
+
 /// SSML elements Twilio accepts inside `<Say>`; their text is flattened
 /// into the Say text.
 pub(crate) fn is_ssml(name: &str) -> bool {

@@ -230,6 +230,14 @@ keyword_enum! {
 }
 
 keyword_enum! {
+    /// `machineDetection` on a dialled Number or Sip: answering machine detection.
+    pub enum MachineDetection expected "Enable or DetectMessageEnd" {
+        Enable = "Enable",
+        DetectMessageEnd = "DetectMessageEnd",
+    }
+}
+
+keyword_enum! {
     /// Recording status events for `recordingStatusCallbackEvent`.
     pub enum RecordingEvent expected "in-progress, completed or absent" {
         InProgress = "in-progress",
@@ -484,6 +492,7 @@ pub(crate) mod arbitrary {
     }
     arbitrary_keyword!(
         Method,
+        MachineDetection,
         RejectReason,
         DialRecord,
         RecordingTrack,

@@ -109,9 +109,7 @@ fn open<'a>(
                     parent: "Say",
                     child: name.to_owned(),
                 },
-                None => TwimlError::UnknownElement {
-                    element: name.to_owned(),
-                },
+                None => TwimlError::unknown_element(name),
             });
         }
         // SSML attributes are not kept, but must still be well-formed.
@@ -137,9 +135,7 @@ fn open<'a>(
             found: name.to_owned(),
         });
     }
-    let known = known_element(name).ok_or_else(|| TwimlError::UnknownElement {
-        element: name.to_owned(),
-    })?;
+    let known = known_element(name).ok_or_else(|| TwimlError::unknown_element(name))?;
     if stack.len() >= MAX_DEPTH {
         return Err(too_deep());
     }

@@ -358,3 +358,23 @@ fn deeply_nested_documents_are_refused_without_exhausting_the_stack() {
     let deep = format!("<Response>{}", "<Dial>".repeat(100_000));
     assert!(parse_xml(&deep).is_err());
 }
+
+#[test]
+fn twilio_verbs_switchboard_does_not_model_are_named_as_unsupported() {
+    let e = refused("<Response><Pay/></Response>");
+    assert_eq!(e.code(), 12200);
+    assert_eq!(
+        e.to_string(),
+        "12200 Schema validation warning: <Pay> is a TwiML element Switchboard does not support"
+    );
+    assert_eq!(
+        refused("<Response><Connect><Room>r</Room></Connect></Response>"),
+        TwimlError::UnsupportedElement {
+            element: "Room".into()
+        }
+    );
+    assert!(matches!(
+        refused("<Response><Speak/></Response>"),
+        TwimlError::UnknownElement { .. }
+    ));
+}

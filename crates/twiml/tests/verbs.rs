@@ -428,6 +428,41 @@ fn number_defaults_and_attributes() {
 }
 
 #[test]
+fn number_answering_machine_detection_defaults_and_attributes() {
+    let DialTarget::Number(number) = dial_target("<Number>+15558675310</Number>") else {
+        panic!()
+    };
+    assert_eq!(number.machine_detection(), None);
+    assert_eq!(number.machine_detection_timeout(), 30);
+    assert_eq!(number.machine_detection_speech_threshold(), 2400);
+    assert_eq!(number.machine_detection_speech_end_threshold(), 1200);
+    assert_eq!(number.machine_detection_silence_timeout(), 5000);
+    assert_eq!(number.amd_status_callback_method(), Method::Post);
+
+    let DialTarget::Number(number) = dial_target(
+        r#"<Number machineDetection="DetectMessageEnd" machineDetectionTimeout="10"
+                   machineDetectionSpeechThreshold="3000" machineDetectionSpeechEndThreshold="800"
+                   machineDetectionSilenceTimeout="4000" amdStatusCallback="/amd"
+                   amdStatusCallbackMethod="GET">+15558675310</Number>"#,
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        number.machine_detection(),
+        Some(&MachineDetection::DetectMessageEnd)
+    );
+    assert_eq!(number.machine_detection_timeout(), 10);
+    assert_eq!(number.machine_detection_speech_threshold(), 3000);
+    assert_eq!(number.machine_detection_speech_end_threshold(), 800);
+    assert_eq!(number.machine_detection_silence_timeout(), 4000);
+    assert_eq!(
+        number.amd_status_callback().map(String::as_str),
+        Some("/amd")
+    );
+    assert_eq!(number.amd_status_callback_method(), Method::Get);
+}
+
+#[test]
 fn sip_reads_credentials_and_uri() {
     let DialTarget::Sip(sip) = dial_target(
         r#"<Sip username="admin" password="1234" url="/screen" method="GET"
@@ -443,7 +478,8 @@ fn sip_reads_credentials_and_uri() {
         sip.status_callback_event(),
         vec![CallProgressEvent::Answered]
     );
-    assert_eq!(sip.present_attributes().len(), Sip::ATTRIBUTES.len());
+    assert_eq!(sip.present_attributes().len(), 7);
+    assert_eq!(sip.machine_detection_timeout(), 30);
 }
 
 #[test]
