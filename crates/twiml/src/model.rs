@@ -249,6 +249,8 @@ element! {
             transcribe: bool = "transcribe", default [false], code 13614;
             /// URL receiving the transcription.
             transcribe_callback: String = "transcribeCallback", default [], code 13257;
+            /// Recording configuration applied to the recording.
+            recording_configuration_id: String = "recordingConfigurationId", default [], code code::SCHEMA_VALIDATION;
         }
         content {}
     }
@@ -326,6 +328,10 @@ element! {
             timeout: u32 = "timeout", default [30], code 13212;
             /// Trim silence from the recording.
             trim: Trim = "trim", default [Trim::DoNotTrim], code code::SCHEMA_VALIDATION;
+            /// Recording configuration applied to the recording.
+            recording_configuration_id: String = "recordingConfigurationId", default [], code code::SCHEMA_VALIDATION;
+            /// Extra call progress events requested by Twilio's `events` attribute, as written.
+            events: String = "events", default [], code code::SCHEMA_VALIDATION;
         }
         content {
             /// Whom to dial.
@@ -496,6 +502,8 @@ element! {
             jitter_buffer_size: JitterBufferSize = "jitterBufferSize", default [JitterBufferSize::Large], code code::SCHEMA_VALIDATION;
             /// A label naming this participant.
             participant_label: String = "participantLabel", default [], code 16023;
+            /// Recording configuration applied to the recording.
+            recording_configuration_id: String = "recordingConfigurationId", default [], code code::SCHEMA_VALIDATION;
         }
         content {
             /// The conference room's name.
@@ -538,6 +546,8 @@ element! {
             wait_url_method: Method = "waitUrlMethod", default [Method::Post], code 14206;
             /// TaskRouter workflow to enqueue into.
             workflow_sid: String = "workflowSid", default [], code 14220;
+            /// Largest number of callers the queue holds.
+            max_queue_size: u32 = "maxQueueSize", default [], code 14207;
         }
         content {
             /// The queue's name; may be empty with a `workflowSid`.
@@ -582,6 +592,8 @@ element! {
             url: String = "url", default [], code code::SCHEMA_VALIDATION;
             /// A name, used by `<Stop>` to stop this stream.
             name: String = "name", default [], code code::SCHEMA_VALIDATION;
+            /// A configured stream connector to use instead of `url`.
+            connector_name: String = "connectorName", default [], code code::SCHEMA_VALIDATION;
             /// Which audio is streamed.
             track: StreamTrack = "track", default [StreamTrack::InboundTrack], code code::SCHEMA_VALIDATION;
             /// URL told about stream events.

@@ -224,7 +224,7 @@ fn record_reads_every_attribute() {
                    playBeep="false" trim="do-not-trim" recordingStatusCallback="/rec"
                    recordingStatusCallbackMethod="GET" recordingStatusCallbackEvent="in-progress completed absent"
                    storageUrl="https://store.example.com" storageUrlMethod="GET"
-                   transcribe="true" transcribeCallback="/text"/>"##,
+                   transcribe="true" transcribeCallback="/text" recordingConfigurationId="RC1"/>"##,
     ) else {
         panic!()
     };
@@ -335,7 +335,8 @@ fn dial_reads_every_attribute() {
                  method="GET" record="record-from-ringing-dual" recordingStatusCallback="/rec"
                  recordingStatusCallbackMethod="GET" recordingStatusCallbackEvent="in-progress completed"
                  recordingTrack="inbound" referUrl="/refer" referMethod="GET" ringTone="uk"
-                 sequential="true" timeLimit="600" timeout="10" trim="trim-silence">+15550002222</Dial>"#,
+                 sequential="true" timeLimit="600" timeout="10" trim="trim-silence"
+                 recordingConfigurationId="RC1" events="call-progress-events">+15550002222</Dial>"#,
     ) else {
         panic!()
     };
@@ -358,6 +359,14 @@ fn dial_reads_every_attribute() {
     assert_eq!(dial.time_limit(), 600);
     assert_eq!(dial.timeout(), 10);
     assert_eq!(dial.trim(), Trim::TrimSilence);
+    assert_eq!(
+        dial.recording_configuration_id().map(String::as_str),
+        Some("RC1")
+    );
+    assert_eq!(
+        dial.events().map(String::as_str),
+        Some("call-progress-events")
+    );
     assert_eq!(dial.present_attributes().len(), Dial::ATTRIBUTES.len());
 }
 
@@ -545,7 +554,8 @@ fn conference_reads_every_attribute() {
                        statusCallbackEvent="start end join leave mute hold modify speaker announcement"
                        statusCallback="/conf" statusCallbackMethod="GET" recordingStatusCallback="/rec"
                        recordingStatusCallbackMethod="GET" recordingStatusCallbackEvent="in-progress"
-                       eventCallbackUrl="/ev" jitterBufferSize="off" participantLabel="agent">moderated</Conference>"#,
+                       eventCallbackUrl="/ev" jitterBufferSize="off" participantLabel="agent"
+                       recordingConfigurationId="RC1">moderated</Conference>"#,
     ) else {
         panic!()
     };
@@ -612,7 +622,7 @@ fn enqueue_defaults_and_attributes() {
     assert_eq!(enqueue.task, None);
 
     let Verb::Enqueue(enqueue) = verb(
-        r#"<Enqueue action="/left" method="GET" waitUrl="/wait" waitUrlMethod="GET" workflowSid="WW1">
+        r#"<Enqueue action="/left" method="GET" waitUrl="/wait" waitUrlMethod="GET" workflowSid="WW1" maxQueueSize="10">
              <Task priority="5" timeout="200">{"account_number":"12345"}</Task></Enqueue>"#,
     ) else {
         panic!()
@@ -623,6 +633,7 @@ fn enqueue_defaults_and_attributes() {
     assert_eq!(enqueue.wait_url().map(String::as_str), Some("/wait"));
     assert_eq!(enqueue.wait_url_method(), Method::Get);
     assert_eq!(enqueue.workflow_sid().map(String::as_str), Some("WW1"));
+    assert_eq!(enqueue.max_queue_size(), Some(&10));
     let task = enqueue.task.expect("task");
     assert_eq!(task.attributes, r#"{"account_number":"12345"}"#);
     assert_eq!(task.priority(), Some(&5));
@@ -632,7 +643,7 @@ fn enqueue_defaults_and_attributes() {
 #[test]
 fn start_forks_a_stream_with_parameters() {
     let Verb::Start(start) = verb(
-        r#"<Start action="/started" method="GET"><Stream url="wss://example.com/audio" name="fork"
+        r#"<Start action="/started" method="GET"><Stream url="wss://example.com/audio" name="fork" connectorName="conn"
              track="both_tracks" statusCallback="/s" statusCallbackMethod="GET">
              <Parameter name="caller" value="+1555"/></Stream></Start>"#,
     ) else {
@@ -648,6 +659,7 @@ fn start_forks_a_stream_with_parameters() {
         Some("wss://example.com/audio")
     );
     assert_eq!(stream.name().map(String::as_str), Some("fork"));
+    assert_eq!(stream.connector_name().map(String::as_str), Some("conn"));
     assert_eq!(stream.track(), StreamTrack::BothTracks);
     assert_eq!(stream.status_callback_method(), Method::Get);
     assert_eq!(stream.parameters.len(), 1);
