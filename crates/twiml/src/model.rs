@@ -260,7 +260,10 @@ element! {
     /// `<Hangup>`: ends the call.
     pub struct Hangup = "Hangup" {
         attributes {}
-        content {}
+        content {
+            /// Custom parameters sent with the hangup (SIP headers on SIP calls).
+            parameters: Vec<Parameter>,
+        }
     }
 }
 
@@ -271,7 +274,10 @@ element! {
             /// Signal played to the caller.
             reason: RejectReason = "reason", default [RejectReason::Rejected], code 13810;
         }
-        content {}
+        content {
+            /// Custom parameters sent with the rejection (SIP headers on SIP calls).
+            parameters: Vec<Parameter>,
+        }
     }
 }
 
@@ -689,6 +695,13 @@ fn leaf<'a>(
     }
 }
 
+fn parameter_nodes(parameters: &[Parameter]) -> Vec<Node<'_>> {
+    parameters
+        .iter()
+        .map(|p| leaf(Parameter::ELEMENT, p.attribute_nodes()))
+        .collect()
+}
+
 impl Response {
     pub(crate) fn to_node(&self) -> Node<'_> {
         Node {
@@ -720,8 +733,18 @@ impl Verb {
                 ..Node::default()
             },
             Verb::Record(record) => leaf(Record::ELEMENT, record.attribute_nodes()),
-            Verb::Hangup(hangup) => leaf(Hangup::ELEMENT, hangup.attribute_nodes()),
-            Verb::Reject(reject) => leaf(Reject::ELEMENT, reject.attribute_nodes()),
+            Verb::Hangup(hangup) => Node {
+                name: Hangup::ELEMENT,
+                attributes: hangup.attribute_nodes(),
+                children: parameter_nodes(&hangup.parameters),
+                ..Node::default()
+            },
+            Verb::Reject(reject) => Node {
+                name: Reject::ELEMENT,
+                attributes: reject.attribute_nodes(),
+                children: parameter_nodes(&reject.parameters),
+                ..Node::default()
+            },
             Verb::Redirect(redirect) => Node {
                 name: Redirect::ELEMENT,
                 attributes: redirect.attribute_nodes(),

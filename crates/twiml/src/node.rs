@@ -115,6 +115,13 @@ pub(crate) fn is_unsupported_twilio_element(name: &str) -> bool {
             | "ApplicationSid"
             | "Sim"
             | "WhatsApp"
+            | "Recording"
+            | "Uri"
+            | "Headers"
+            | "Header"
+            | "Config"
+            | "Language"
+            | "ConversationRelaySession"
     )
 }
 

@@ -127,8 +127,14 @@ fn verb() -> BoxedStrategy<Verb> {
             Verb::Gather(g)
         }),
         Record::arbitrary_attributes().prop_map(Verb::Record),
-        Hangup::arbitrary_attributes().prop_map(Verb::Hangup),
-        Reject::arbitrary_attributes().prop_map(Verb::Reject),
+        (Hangup::arbitrary_attributes(), vec(parameter(), 0..2)).prop_map(|(mut h, parameters)| {
+            h.parameters = parameters;
+            Verb::Hangup(h)
+        }),
+        (Reject::arbitrary_attributes(), vec(parameter(), 0..2)).prop_map(|(mut r, parameters)| {
+            r.parameters = parameters;
+            Verb::Reject(r)
+        }),
         (Redirect::arbitrary_attributes(), non_empty_text()).prop_map(|(mut r, url)| {
             r.url = url;
             Verb::Redirect(r)

@@ -49,8 +49,16 @@ impl Validator {
             "Pause" => Verb::Pause(self.leaf(node)?),
             "Gather" => Verb::Gather(self.gather(node)?),
             "Record" => Verb::Record(self.leaf(node)?),
-            "Hangup" => Verb::Hangup(self.leaf(node)?),
-            "Reject" => Verb::Reject(self.leaf(node)?),
+            "Hangup" => {
+                let mut hangup: Hangup = self.attributes(node)?;
+                hangup.parameters = self.parameters(node)?;
+                Verb::Hangup(hangup)
+            }
+            "Reject" => {
+                let mut reject: Reject = self.attributes(node)?;
+                reject.parameters = self.parameters(node)?;
+                Verb::Reject(reject)
+            }
             "Redirect" => Verb::Redirect(self.redirect(node)?),
             "Dial" => Verb::Dial(self.dial(node)?),
             "Enqueue" => Verb::Enqueue(self.enqueue(node)?),
@@ -280,6 +288,18 @@ impl Validator {
             ));
         }
         Ok(client)
+    }
+
+    /// Children that may only be `<Parameter>`s; text is ignored with a warning.
+    fn parameters(&mut self, node: &Node<'_>) -> Result<Vec<Parameter>, TwimlError> {
+        self.no_text(node);
+        node.children
+            .iter()
+            .map(|child| match child.name {
+                "Parameter" => self.parameter(child),
+                other => Err(misplaced(code::SCHEMA_VALIDATION, node.name, other)),
+            })
+            .collect()
     }
 
     fn parameter(&mut self, node: &Node<'_>) -> Result<Parameter, TwimlError> {

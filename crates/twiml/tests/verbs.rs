@@ -265,6 +265,28 @@ fn hangup_leave_and_echo_take_no_attributes() {
 }
 
 #[test]
+fn hangup_and_reject_may_carry_parameters() {
+    let Verb::Hangup(hangup) =
+        verb(r#"<Hangup><Parameter name="X-Reason" value="done"/></Hangup>"#)
+    else {
+        panic!()
+    };
+    assert_eq!(
+        hangup.parameters[0].name().map(String::as_str),
+        Some("X-Reason")
+    );
+    let Verb::Reject(reject) =
+        verb(r#"<Reject reason="busy"><Parameter name="X-Why" value="closed"/></Reject>"#)
+    else {
+        panic!()
+    };
+    assert_eq!(
+        reject.parameters[0].value().map(String::as_str),
+        Some("closed")
+    );
+}
+
+#[test]
 fn reject_defaults_to_rejected_and_reads_busy() {
     let Verb::Reject(reject) = verb("<Reject/>") else {
         panic!()
