@@ -196,3 +196,18 @@ fn xml_written_by_the_model_reads_back_unchanged() {
     );
     assert_eq!(from_xml(&written), response);
 }
+
+/// The README's JSON example and the XML it claims to mirror.
+#[test]
+fn the_readme_json_example_is_the_same_document_as_its_xml() {
+    let readme = include_str!("../README.md");
+    let block = |fence: &str| {
+        let start = readme.find(fence).expect("fenced block") + fence.len();
+        let end = start + readme[start..].find("```").expect("closing fence");
+        &readme[start..end]
+    };
+    let from_json = parse_json(block("```json\n")).expect("README JSON is valid");
+    assert!(from_json.warnings.is_empty(), "{:?}", from_json.warnings);
+    assert_eq!(from_json.response, from_xml(block("```xml\n")));
+    assert_eq!(from_json.response.verbs.len(), 9);
+}
