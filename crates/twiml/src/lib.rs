@@ -141,6 +141,13 @@ impl Response {
     }
 }
 
+/// Formats as TwiML XML, as [`Response::to_xml`] does.
+impl std::fmt::Display for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_xml())
+    }
+}
+
 /// Serialises to the JSON form (see the README).
 impl serde::Serialize for Response {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -211,3 +211,12 @@ fn the_readme_json_example_is_the_same_document_as_its_xml() {
     assert_eq!(from_json.response, from_xml(block("```xml\n")));
     assert_eq!(from_json.response.verbs.len(), 9);
 }
+
+#[test]
+fn a_response_displays_as_its_xml() {
+    let response = from_xml("<Response><Hangup/></Response>");
+    assert_eq!(
+        response.to_string(),
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>"#
+    );
+}
