@@ -36,6 +36,7 @@ use tokio_util::codec::Framed;
 
 use crate::codec::{ClientCodec, Limits};
 use crate::command::Command;
+use crate::conn::READ_BUFFER;
 use crate::conn::{
     self, BackgroundJob, Counters, DeliverFilter, End, EventStream, Execution, Handle, Incoming,
     Overflow, RunConfig, Stats,
@@ -352,7 +353,8 @@ async fn open(cfg: &ClientConfig, subs: &Mutex<Subscriptions>) -> Result<(Conn, 
     let fut = async {
         let tcp = TcpStream::connect(&cfg.addr).await?;
         let _ = tcp.set_nodelay(true);
-        let mut framed = Framed::new(tcp, ClientCodec::with_limits(cfg.limits));
+        let mut framed =
+            Framed::with_capacity(tcp, ClientCodec::with_limits(cfg.limits), READ_BUFFER);
         let first = framed.next().await.ok_or(Error::Closed)??;
         match first.kind() {
             ContentType::AuthRequest => {}

@@ -299,6 +299,10 @@ impl Command {
             Command::GetVar { name } => check("variable name", name),
             Command::Other { line, headers, .. } => {
                 check("command", line)?;
+                if line.trim().is_empty() {
+                    // It would go out as a blank line: no command at all.
+                    return Err(Error::invalid("command", line));
+                }
                 check_headers(headers)
             }
             Command::NoEvents
@@ -581,6 +585,11 @@ mod tests {
             Command::execute(None, "x", None).with_header("bad:name", "v"),
             Command::execute(None, "x", None).with_header("bad\nname", "v"),
             Command::event(EventFormat::Plain, ["ALL\nexit"]),
+            Command::Other {
+                line: " \t".into(),
+                headers: vec![],
+                body: None,
+            },
         ] {
             let mut dst = BytesMut::new();
             assert!(

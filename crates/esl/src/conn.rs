@@ -24,6 +24,10 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::frame::{ContentType, Frame};
 
+/// Initial read buffer of a connection: FreeSWITCH events are 1–10 KiB and arrive
+/// in bursts, so read in large gulps.
+pub(crate) const READ_BUFFER: usize = 64 * 1024;
+
 /// What the event channel carries.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -158,6 +162,9 @@ where
     let liveness = cfg.liveness.unwrap_or(far);
     let sleep = tokio::time::sleep(liveness);
     tokio::pin!(sleep);
+    // Re-arming a timer per frame is costly; remember when the last frame came and
+    // check when the timer fires.
+    let mut last_rx = Instant::now();
 
     let end = loop {
         tokio::select! {
@@ -189,7 +196,9 @@ where
                 }
             }
             frame = framed.next(), if queued.is_none() => {
-                sleep.as_mut().reset(Instant::now() + liveness);
+                if cfg.liveness.is_some() {
+                    last_rx = Instant::now();
+                }
                 let frame = match frame {
                     None => break End::Closed(Error::Closed),
                     Some(Err(e)) => break End::Closed(e),
@@ -243,7 +252,12 @@ where
                 }
             }
             () = &mut sleep => {
-                break End::Closed(Error::Timeout);
+                let deadline = last_rx + liveness;
+                if deadline > Instant::now() {
+                    sleep.as_mut().reset(deadline);
+                } else {
+                    break End::Closed(Error::Timeout);
+                }
             }
         }
     };

@@ -75,15 +75,15 @@ enum Encoding {
     Xml,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Text {
     /// Offsets into the event buffer, still escaped.
     Span(u32, u32),
-    /// Literal text (built or already decoded).
-    Owned(Box<str>),
+    /// Literal text (built or already decoded): an index into `Event::owned`.
+    Owned(u32),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Field {
     name: Text,
     value: Text,
@@ -98,6 +98,8 @@ pub struct Event {
     buf: Bytes,
     enc: Encoding,
     fields: Vec<Field>,
+    /// Text that is not a span of `buf` (headers added in code, decoded JSON keys, …).
+    owned: Vec<Box<str>>,
     body: Option<Bytes>,
 }
 
@@ -107,8 +109,20 @@ impl Default for Event {
             buf: Bytes::new(),
             enc: Encoding::Percent,
             fields: Vec::new(),
+            owned: Vec::new(),
             body: None,
         }
+    }
+}
+
+/// Side table for literal text while parsing.
+#[derive(Default)]
+struct Owned(Vec<Box<str>>);
+
+impl Owned {
+    fn push(&mut self, s: impl Into<Box<str>>) -> Text {
+        self.0.push(s.into());
+        Text::Owned((self.0.len() - 1) as u32)
     }
 }
 
@@ -172,9 +186,18 @@ impl Event {
 
     // ------------------------------------------------------------------ access
 
+    fn lit(&self, i: u32) -> &str {
+        self.owned.get(i as usize).map_or("", |s| s)
+    }
+
+    fn push_owned(&mut self, s: &str) -> Text {
+        self.owned.push(s.into());
+        Text::Owned((self.owned.len() - 1) as u32)
+    }
+
     fn text<'a>(&'a self, t: &'a Text, is_name: bool) -> Cow<'a, str> {
         match t {
-            Text::Owned(s) => Cow::Borrowed(s),
+            Text::Owned(i) => Cow::Borrowed(self.lit(*i)),
             Text::Span(a, b) => {
                 let raw = &self.buf[*a as usize..*b as usize];
                 if is_name {
@@ -196,10 +219,10 @@ impl Event {
     }
 
     fn name_is(&self, f: &Field, name: &str) -> bool {
-        match &f.name {
-            Text::Owned(s) => s.eq_ignore_ascii_case(name),
+        match f.name {
+            Text::Owned(i) => self.lit(i).eq_ignore_ascii_case(name),
             Text::Span(a, b) => {
-                self.buf[*a as usize..*b as usize].eq_ignore_ascii_case(name.as_bytes())
+                self.buf[a as usize..b as usize].eq_ignore_ascii_case(name.as_bytes())
             }
         }
     }
@@ -219,7 +242,7 @@ impl Event {
     /// still JSON-escaped in JSON events); for headers added in code, the literal value.
     pub fn header_raw(&self, name: &str) -> Option<&str> {
         self.find(name).map(|f| match &f.value {
-            Text::Owned(s) => &**s,
+            Text::Owned(i) => self.lit(*i),
             Text::Span(a, b) => {
                 std::str::from_utf8(&self.buf[*a as usize..*b as usize]).unwrap_or("")
             }
@@ -382,7 +405,7 @@ impl Event {
 
     fn var_name<'a>(&'a self, f: &'a Field) -> Option<&'a [u8]> {
         let n: &[u8] = match &f.name {
-            Text::Owned(s) => s.as_bytes(),
+            Text::Owned(i) => self.lit(*i).as_bytes(),
             Text::Span(a, b) => &self.buf[*a as usize..*b as usize],
         };
         n.strip_prefix(b"variable_")
@@ -400,10 +423,9 @@ impl Event {
 
     /// Appends a header (`SWITCH_STACK_BOTTOM`). Repeats are kept.
     pub fn add_header(&mut self, name: &str, value: &str) -> &mut Event {
-        self.fields.push(Field {
-            name: Text::Owned(name.into()),
-            value: Text::Owned(value.into()),
-        });
+        let name = self.push_owned(name);
+        let value = self.push_owned(value);
+        self.fields.push(Field { name, value });
         self
     }
 
@@ -417,8 +439,8 @@ impl Event {
     /// appends.
     pub fn insert_header(&mut self, index: usize, name: &str, value: &str) -> &mut Event {
         let f = Field {
-            name: Text::Owned(name.into()),
-            value: Text::Owned(value.into()),
+            name: self.push_owned(name),
+            value: self.push_owned(value),
         };
         let index = index.min(self.fields.len());
         self.fields.insert(index, f);
@@ -428,7 +450,15 @@ impl Event {
     /// Replaces the value of the first header called `name` in place, or appends it.
     pub fn set_header(&mut self, name: &str, value: &str) -> &mut Event {
         match self.fields.iter().position(|f| self.name_is(f, name)) {
-            Some(i) => self.fields[i].value = Text::Owned(value.into()),
+            Some(i) => {
+                // Reuse the slot of a value added in code; spans stay in the buffer.
+                match self.fields[i].value {
+                    Text::Owned(k) if (k as usize) < self.owned.len() => {
+                        self.owned[k as usize] = value.into();
+                    }
+                    _ => self.fields[i].value = self.push_owned(value),
+                }
+            }
             None => {
                 self.add_header(name, value);
             }
@@ -480,6 +510,7 @@ impl Event {
                     value: Text::Span(s.value_start, s.value_end),
                 })
                 .collect(),
+            owned: Vec::new(),
             body: None,
         }
     }
@@ -505,8 +536,14 @@ impl Event {
         let mut pos = 0usize;
         let mut rest_start = buf.len();
         while pos < buf.len() {
-            let (line_end, next) = match memchr::memchr(b'\n', &buf[pos..]) {
-                Some(i) => (pos + i, pos + i + 1),
+            // One pass per line: the first ':' or '\n', then the '\n'.
+            let first = find_either(buf, pos, b':', b'\n');
+            let (colon, nl) = match first {
+                Some(c) if buf[c] == b':' => (Some(c), find_either(buf, c + 1, b'\n', b'\n')),
+                other => (None, other),
+            };
+            let (line_end, next) = match nl {
+                Some(i) => (i, i + 1),
                 None => (buf.len(), buf.len()),
             };
             let mut le = line_end;
@@ -517,16 +554,15 @@ impl Event {
                 rest_start = next;
                 break;
             }
-            let line = &buf[pos..le];
-            let Some(colon) = memchr::memchr(b':', line) else {
+            let Some(colon) = colon.filter(|&c| c < le) else {
                 return Err(bad("plain", "header line without a colon"));
             };
-            let mut vs = pos + colon + 1;
+            let mut vs = colon + 1;
             while vs < le && buf[vs] == b' ' {
                 vs += 1;
             }
             fields.push(Field {
-                name: Text::Span(pos as u32, (pos + colon) as u32),
+                name: Text::Span(pos as u32, colon as u32),
                 value: Text::Span(vs as u32, le as u32),
             });
             pos = next;
@@ -560,6 +596,7 @@ impl Event {
             buf: data,
             enc: Encoding::Percent,
             fields,
+            owned: Vec::new(),
             body,
         })
     }
@@ -571,6 +608,7 @@ impl Event {
     pub fn parse_json(data: Bytes) -> Result<Event> {
         check_len(&data)?;
         let mut p = JsonScanner { b: &data[..], i: 0 };
+        let mut lits = Owned::default();
         let mut fields = Vec::with_capacity(estimate_lines(data.len()));
         let mut body = None;
         p.ws();
@@ -586,7 +624,7 @@ impl Event {
                 p.expect(b':')?;
                 p.ws();
                 let name = if kesc {
-                    Text::Owned(owned(json_unescape(&data[ks..ke])).into_owned().into())
+                    lits.push(owned(json_unescape(&data[ks..ke])).into_owned())
                 } else {
                     Text::Span(ks as u32, ke as u32)
                 };
@@ -603,7 +641,9 @@ impl Event {
                             let prev_cl = fields.last().is_some_and(|f: &Field| match &f.name {
                                 Text::Span(a, b) => data[*a as usize..*b as usize]
                                     .eq_ignore_ascii_case(b"Content-Length"),
-                                Text::Owned(s) => s.eq_ignore_ascii_case("Content-Length"),
+                                Text::Owned(i) => {
+                                    lits.0[*i as usize].eq_ignore_ascii_case("Content-Length")
+                                }
                             });
                             if prev_cl {
                                 fields.pop();
@@ -620,7 +660,7 @@ impl Event {
                         let v = p.string_array()?;
                         fields.push(Field {
                             name,
-                            value: Text::Owned(v.into()),
+                            value: lits.push(v),
                         });
                     }
                     Some(_) => {
@@ -628,7 +668,7 @@ impl Event {
                         let raw = std::str::from_utf8(&data[vs..ve]).unwrap_or("");
                         fields.push(Field {
                             name,
-                            value: Text::Owned(raw.into()),
+                            value: lits.push(raw),
                         });
                     }
                     None => return Err(bad("json", "unexpected end")),
@@ -649,6 +689,7 @@ impl Event {
             buf: data,
             enc: Encoding::Json,
             fields,
+            owned: lits.0,
             body,
         })
     }
@@ -661,6 +702,7 @@ impl Event {
         i = expect_lit(b, i, b"<event>")?;
         i = skip_ws(b, i);
         let mut fields = Vec::with_capacity(estimate_lines(b.len()));
+        let mut lits = Owned::default();
         if b[i..].starts_with(b"<headers/>") {
             i += 10;
         } else {
@@ -682,7 +724,7 @@ impl Event {
                     // <Name/>
                     fields.push(Field {
                         name: Text::Span(ns as u32, (gt - 1) as u32),
-                        value: Text::Owned("".into()),
+                        value: lits.push(""),
                     });
                     i = gt + 1;
                     continue;
@@ -756,6 +798,7 @@ impl Event {
             buf: data,
             enc: Encoding::Xml,
             fields,
+            owned: lits.0,
             body,
         })
     }
@@ -1436,6 +1479,51 @@ fn expect_lit(b: &[u8], i: usize, lit: &[u8]) -> Result<usize> {
     }
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Bytes of `w` equal to zero get their top bit set (exact for the lowest such byte,
+/// which is all the callers use).
+#[inline(always)]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
+}
+
+/// The first `"` or `\` at or after `i`, eight bytes at a time (strings are short,
+/// so this beats a SIMD search's set-up cost).
+#[inline]
+fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let m = zero_bytes(w ^ (LO * b'"' as u64)) | zero_bytes(w ^ (LO * b'\\' as u64));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b.get(i..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|p| i + p)
+}
+
+/// The first `x` or `y` at or after `i`, eight bytes at a time.
+#[inline]
+fn find_either(b: &[u8], mut i: usize, x: u8, y: u8) -> Option<usize> {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let m = zero_bytes(w ^ (LO * x as u64)) | zero_bytes(w ^ (LO * y as u64));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b.get(i..)?
+        .iter()
+        .position(|&c| c == x || c == y)
+        .map(|p| i + p)
+}
+
 struct JsonScanner<'a> {
     b: &'a [u8],
     i: usize,
@@ -1472,10 +1560,9 @@ impl JsonScanner<'_> {
         let start = self.i;
         let mut esc = false;
         loop {
-            let Some(off) = memchr::memchr2(b'"', b'\\', &self.b[self.i..]) else {
+            let Some(at) = find_quote_or_backslash(self.b, self.i) else {
                 return Err(bad("json", "unterminated string"));
             };
-            let at = self.i + off;
             if self.b[at] == b'"' {
                 self.i = at + 1;
                 return Ok((start, at, esc));
@@ -1590,6 +1677,28 @@ mod tests {
         assert_eq!(enc("a%41b%2c%"), "a%41b%252c%25");
         assert_eq!(enc("é~\x7f"), "%C3%A9~%7F");
         assert_eq!(enc("/.,()!*'$-_"), "/.,()!*'$-_");
+    }
+
+    #[test]
+    fn word_scanners_find_the_first_match() {
+        let hay = b"abcdefghijklmnop\"qrstuvwx\\yz";
+        for start in 0..hay.len() {
+            let want = hay[start..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\')
+                .map(|p| p + start);
+            assert_eq!(find_quote_or_backslash(hay, start), want, "{start}");
+            let want = hay[start..]
+                .iter()
+                .position(|&c| c == b'k' || c == b'y')
+                .map(|p| p + start);
+            assert_eq!(find_either(hay, start, b'k', b'y'), want, "{start}");
+        }
+        assert_eq!(find_either(b"", 0, b'a', b'b'), None);
+        assert_eq!(find_either(b"ab", 5, b'a', b'b'), None);
+        // Bytes just above a match (0x01 after 0x00 patterns) do not confuse it.
+        let tricky = [b'"' ^ 1, b'"', 0x23, 0x22];
+        assert_eq!(find_quote_or_backslash(&tricky, 0), Some(1));
     }
 
     #[test]

@@ -34,6 +34,7 @@ use tokio_util::codec::Framed;
 
 use crate::codec::{ClientCodec, Limits};
 use crate::command::Command;
+use crate::conn::READ_BUFFER;
 use crate::conn::{
     self, BackgroundJob, Counters, EventStream, Execution, Handle, Overflow, RunConfig, Stats,
 };
@@ -118,7 +119,8 @@ impl OutboundSession {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let mut framed = Framed::new(stream, ClientCodec::with_limits(cfg.limits));
+        let mut framed =
+            Framed::with_capacity(stream, ClientCodec::with_limits(cfg.limits), READ_BUFFER);
         let reply: Frame = tokio::time::timeout(cfg.connect_timeout, async {
             framed.send(&Command::Connect).await?;
             loop {
