@@ -435,6 +435,42 @@ impl Frame {
             .with_header("Content-Length", "0")
     }
 
+    /// The outbound-mode reply to `connect`: the channel data serialised as a plain
+    /// event's header lines (values URL-encoded), followed by `Content-Type:
+    /// command/reply`, `Reply-Text: %2BOK%0A`, `Socket-Mode: async|static` and
+    /// `Control: full|single-channel`, with no `Content-Length` — exactly as
+    /// `mod_event_socket` builds it (`switch_event_serialize` of the channel event).
+    pub fn connect_reply(channel_data: &Event, async_mode: bool, full: bool) -> Frame {
+        let mut frame = Frame::new();
+        let mut enc = BytesMut::new();
+        let mut push = |frame: &mut Frame, name: &str, value: &str| {
+            enc.clear();
+            if value.is_empty() {
+                enc.put_slice(b"_undef_");
+            } else {
+                crate::event::url_encode(value.as_bytes(), &mut enc);
+            }
+            // url_encode output is ASCII.
+            frame.push_header(name, std::str::from_utf8(&enc).unwrap_or(""));
+        };
+        for (name, value) in channel_data.headers() {
+            push(&mut frame, &name, &value);
+        }
+        push(&mut frame, "Content-Type", "command/reply");
+        push(&mut frame, "Reply-Text", "+OK\n");
+        push(
+            &mut frame,
+            "Socket-Mode",
+            if async_mode { "async" } else { "static" },
+        );
+        push(
+            &mut frame,
+            "Control",
+            if full { "full" } else { "single-channel" },
+        );
+        frame
+    }
+
     /// `text/rude-rejection` with FreeSWITCH's text.
     pub fn rude_rejection() -> Frame {
         Frame::new()

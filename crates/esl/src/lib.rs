@@ -34,3 +34,8 @@ pub use error::{Error, Result};
 pub use event::{AnswerState, ChannelState, Event, EventFormat, HangupCause};
 pub use frame::{ContentType, Frame, LogData};
 pub use outbound::{OutboundConfig, OutboundServer, OutboundSession};
+
+#[cfg(doctest)]
+mod readme {
+    #![doc = include_str!("../README.md")]
+}

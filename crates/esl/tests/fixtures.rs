@@ -448,6 +448,15 @@ fn outbound_socket() {
         Some("127.0.0.1:8084 async full")
     );
     assert!(data.unique_id().is_some());
+    // The emulator side: the same reply rebuilt from the channel data alone.
+    let mut channel = Event::empty();
+    for (n, v) in data.headers().take(connect.header_count() - 4) {
+        channel.add_header(&n, &v);
+    }
+    assert_eq!(
+        Frame::connect_reply(&channel, true, true).to_bytes(),
+        connect.to_bytes()
+    );
     assert_eq!(f[1].reply_text(), Some("+OK Events Enabled"));
     assert_eq!(f[2].reply_text(), Some("+OK will linger"));
     let uuid = data.unique_id().unwrap().into_owned();

@@ -464,3 +464,69 @@ async fn replies_match_strictly_in_order_under_concurrency() {
     drop(server.await.unwrap());
     let _ = ContentType::ApiResponse;
 }
+
+#[tokio::test]
+async fn userauth_and_filters_survive_reconnect() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut cfg = config(&addr);
+    cfg.user = Some("1000@default".into());
+    cfg.password = "secret".into();
+    cfg.format = EventFormat::Json;
+    cfg.filters = vec![("Unique-ID".into(), "abc".into())];
+    cfg.reconnect = Some(esl::Backoff {
+        initial: Duration::from_millis(10),
+        max: Duration::from_millis(10),
+        factor: 1,
+    });
+    let server = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        for round in 0..2 {
+            let (s, _) = listener.accept().await.unwrap();
+            let mut f = Framed::new(s, esl::ServerCodec::new());
+            f.send(Frame::auth_request()).await.unwrap();
+            // userauth, event json …, 3 internal filters, the configured filter.
+            for _ in 0..6 {
+                let cmd = f.next().await.unwrap().unwrap();
+                let reply = match &cmd {
+                    Command::UserAuth { user, password } => {
+                        assert_eq!(
+                            (user.as_str(), password.as_str()),
+                            ("1000@default", "secret")
+                        );
+                        Frame::command_reply("+OK accepted")
+                    }
+                    Command::Event { format, .. } => {
+                        assert_eq!(*format, EventFormat::Json);
+                        Frame::command_reply("+OK event listener enabled json")
+                    }
+                    Command::Filter { header, value } => {
+                        Frame::command_reply(&format!("+OK filter added. [{header}]=[{value}]"))
+                    }
+                    other => panic!("{other:?}"),
+                };
+                seen.push(cmd);
+                f.send(reply).await.unwrap();
+            }
+            if round == 1 {
+                return seen;
+            }
+            // Drop the first connection: the client reconnects.
+        }
+        unreachable!()
+    });
+    let (client, mut events) = Client::connect(cfg).await.unwrap();
+    let seen = tokio::time::timeout(T, server).await.unwrap().unwrap();
+    assert!(matches!(
+        tokio::time::timeout(T, events.recv()).await.unwrap(),
+        Some(Incoming::Disconnected { .. })
+    ));
+    let first: Vec<&Command> = seen.iter().take(6).collect();
+    let second: Vec<&Command> = seen.iter().skip(6).collect();
+    assert_eq!(first, second, "the same handshake after the reconnect");
+    assert!(seen.contains(&Command::Filter {
+        header: "Unique-ID".into(),
+        value: "abc".into()
+    }));
+    drop(client);
+}
