@@ -14,6 +14,19 @@ use crate::session::{AppCall, Command, Interrupts, Session, Wake};
 /// Application-Response when an Application has nothing to say.
 const NONE: &str = "_none_";
 
+/// Applications that need media, so the Channel is pre-answered first.
+const MEDIA_APPLICATIONS: &[&str] = &[
+    "playback",
+    "endless_playback",
+    "speak",
+    "record",
+    "read",
+    "play_and_get_digits",
+    "echo",
+    "delay_echo",
+    "conference",
+];
+
 /// How a playback ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Played {
@@ -28,6 +41,11 @@ impl Session {
     /// CHANNEL_EXECUTE_COMPLETE.
     pub(crate) async fn execute(&mut self, call: AppCall) {
         let arg = self.expand(&call.arg);
+        if MEDIA_APPLICATIONS.contains(&call.name.as_str()) {
+            // Applications without SAF_SUPPORT_NOMEDIA get media before they
+            // run (switch_core_session_execute_application_get_flags).
+            self.pre_answer().await;
+        }
         self.data(|d| {
             if !arg.is_empty() {
                 d.vars.set_last("current_application_data", arg.as_str());
@@ -143,6 +161,10 @@ impl Session {
                 self.conference_app(arg).await;
                 NONE.into()
             }
+            "socket" => {
+                self.socket_app(arg).await;
+                NONE.into()
+            }
             "transfer" => {
                 let mut parts = arg.split_whitespace();
                 let destination = parts.next().unwrap_or("").to_owned();
@@ -161,6 +183,31 @@ impl Session {
                 NONE.into()
             }
         }
+    }
+
+    /// `socket <host:port> [async] [full]`: connects an outbound Event Socket
+    /// for this Channel, then parks while the socket's client drives it.
+    async fn socket_app(&mut self, arg: &str) {
+        let mut words = arg.split_whitespace();
+        let addr = words.next().unwrap_or("").to_owned();
+        let full = words.any(|w| w == "full");
+        let stream = match tokio::net::TcpStream::connect(&addr).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(uuid = %self.uuid, %addr, error = %e, "socket: cannot connect");
+                return;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = crate::server::Connection::new(
+            self.sw.clone(),
+            crate::server::Mode::Outbound {
+                uuid: self.uuid.clone(),
+                full,
+            },
+        );
+        self.sw.tracker.spawn(conn.serve(stream));
+        self.park().await;
     }
 
     /// Expands `${var}` references from the Channel's variables and profile.

@@ -673,6 +673,18 @@ impl Session {
         self.set_callstate(CallState::Active);
         let outbound = self.handle.with(|d| d.direction) == Direction::Outbound;
         if outbound {
+            // switch_channel_flip_cid: the answered leg now shows the party it
+            // reached as its caller, and the originator as its callee.
+            self.data(|d| {
+                let p = &mut d.profile;
+                if !p.callee_id_number.is_empty() {
+                    std::mem::swap(&mut p.caller_id_name, &mut p.callee_id_name);
+                    std::mem::swap(&mut p.caller_id_number, &mut p.callee_id_number);
+                    d.vars.set("pre_transfer_caller_id_name", p.callee_id_name.as_str());
+                    d.vars.set("pre_transfer_caller_id_number", p.callee_id_number.as_str());
+                    d.vars.set("channel_cid_flipped", "yes");
+                }
+            });
             let at = origin("switch_channel.c", "switch_channel_flip_cid", 3277);
             self.fire("CALL_UPDATE", at, &[("Direction", "RECV")], &[], true);
         }

@@ -30,6 +30,8 @@ use crate::session::{AppCall, ChannelHandle, Command, Role, Session, COMMAND_QUE
 pub enum StartError {
     #[error(transparent)]
     Dialplan(#[from] DialplanError),
+    #[error("listener: {0}")]
+    Io(std::io::Error),
 }
 
 /// Why an inbound call could not be injected.
@@ -315,8 +317,8 @@ impl Switch {
                     caller_id_number: cid_number.clone(),
                     orig_caller_id_name: cid_name,
                     orig_caller_id_number: cid_number.clone(),
-                    callee_id_name: String::new(),
-                    callee_id_number: String::new(),
+                    callee_id_name: "Outbound Call".into(),
+                    callee_id_number: user.clone(),
                     ani: cid_number,
                     destination_number: user.clone(),
                     source: "mod_sofia".into(),
