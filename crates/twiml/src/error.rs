@@ -34,6 +34,8 @@ pub mod code {
     pub const SAY_INVALID_VOICE: u32 = 13511;
     /// Say: Invalid text.
     pub const SAY_INVALID_TEXT: u32 = 13520;
+    /// `<Say>` element character limits exceeded.
+    pub const SAY_TEXT_TOO_LONG: u32 = 13521;
     /// Enqueue: Queue name too short.
     pub const ENQUEUE_NAME_TOO_SHORT: u32 = 14204;
     /// Enqueue: Queue name too long.

@@ -12,6 +12,9 @@ use crate::model::*;
 use crate::node::Node;
 use crate::value::Scalar;
 
+/// Longest `<Say>` text Twilio speaks, in characters.
+const MAX_SAY_CHARACTERS: usize = 4096;
+
 /// Longest queue name Twilio accepts.
 const MAX_QUEUE_NAME: usize = 64;
 
@@ -125,6 +128,14 @@ impl Validator {
                 code::SAY_INVALID_TEXT,
                 "Say",
                 "there is no text to say",
+            ));
+        }
+        let characters = say.text.chars().count();
+        if characters > MAX_SAY_CHARACTERS {
+            self.warnings.push(TwimlError::content(
+                code::SAY_TEXT_TOO_LONG,
+                "Say",
+                format!("the text has {characters} characters, more than the {MAX_SAY_CHARACTERS} Twilio speaks"),
             ));
         }
         Ok(say)

@@ -378,3 +378,21 @@ fn twilio_verbs_switchboard_does_not_model_are_named_as_unsupported() {
         TwimlError::UnknownElement { .. }
     ));
 }
+
+#[test]
+fn say_text_beyond_4096_characters_is_accepted_with_a_13521_warning() {
+    let long = "é".repeat(4097);
+    assert_eq!(
+        warnings(&format!("<Response><Say>{long}</Say></Response>")),
+        vec![(
+            13521,
+            "13521 <Say>: the text has 4097 characters, more than the 4096 Twilio speaks"
+                .to_owned()
+        )]
+    );
+    let limit = "a".repeat(4096);
+    assert_eq!(
+        warnings(&format!("<Response><Say>{limit}</Say></Response>")),
+        vec![]
+    );
+}
