@@ -21,6 +21,6 @@ fn main() {
                 println!("feature: {f}");
             }
         }
-        Err(e) => println!("error {}: {e}", e.code()),
+        Err(e) => println!("refused: {e}"),
     }
 }
