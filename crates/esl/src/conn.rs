@@ -199,56 +199,39 @@ where
                 if cfg.liveness.is_some() {
                     last_rx = Instant::now();
                 }
-                let frame = match frame {
+                let mut frame = match frame {
                     None => break End::Closed(Error::Closed),
                     Some(Err(e)) => break End::Closed(e),
                     Some(Ok(f)) => f,
                 };
-                let item = match frame.kind() {
-                    ContentType::CommandReply | ContentType::ApiResponse => {
-                        match pending.pop_front() {
-                            Some(w) => { let _ = w.send(Ok(frame)); }
-                            None => Counters::bump(&counters.unexpected_replies),
-                        }
-                        continue;
+                // Handle this frame and every other one already buffered, without going
+                // back through `select!` for each.
+                let mut ended = None;
+                loop {
+                    let mut st = State {
+                        pending: &mut pending,
+                        jobs: &mut jobs,
+                        execs: &mut execs,
+                        queued: &mut queued,
+                    };
+                    if let Err(end) = on_frame(frame, &mut st, events, counters, cfg, deliver) {
+                        ended = Some(end);
+                        break;
                     }
-                    ContentType::EventPlain | ContentType::EventJson | ContentType::EventXml => {
-                        Counters::bump(&counters.events_received);
-                        let ev = match frame.to_event() {
-                            Some(Ok(ev)) => ev,
-                            _ => {
-                                Counters::bump(&counters.parse_errors);
-                                continue;
-                            }
-                        };
-                        correlate(&ev, &mut jobs, &mut execs);
-                        if let Some(f) = deliver {
-                            if !f(&ev) {
-                                continue;
-                            }
-                        }
-                        Incoming::Event(ev)
+                    if queued.is_some() {
+                        break;
                     }
-                    ContentType::LogData => Incoming::Log(frame),
-                    ContentType::DisconnectNotice => Incoming::Disconnect(frame),
-                    ContentType::RudeRejection => {
-                        break End::Closed(Error::Protocol(format!(
-                            "rude rejection: {}",
-                            frame.body_str().unwrap_or("").trim_end()
-                        )));
-                    }
-                    _ => continue,
-                };
-                match events.try_send(item) {
-                    Ok(()) => Counters::bump(&counters.events_delivered),
-                    Err(mpsc::error::TrySendError::Full(item)) => match cfg.overflow {
-                        Overflow::Backpressure => {
-                            Counters::bump(&counters.backpressure_waits);
-                            queued = Some(item);
+                    frame = match next_buffered(framed) {
+                        Ok(Some(f)) => f,
+                        Ok(None) => break,
+                        Err(e) => {
+                            ended = Some(End::Closed(e));
+                            break;
                         }
-                        Overflow::DropNewest => Counters::bump(&counters.events_dropped),
-                    },
-                    Err(mpsc::error::TrySendError::Closed(_)) => Counters::bump(&counters.events_dropped),
+                    };
+                }
+                if let Some(end) = ended {
+                    break end;
                 }
             }
             () = &mut sleep => {
@@ -274,6 +257,85 @@ where
         let _ = w.send(Err(Error::Closed));
     }
     end
+}
+
+struct State<'a> {
+    pending: &'a mut VecDeque<Waiter<Frame>>,
+    jobs: &'a mut HashMap<String, Waiter<Event>>,
+    execs: &'a mut HashMap<String, Waiter<Event>>,
+    queued: &'a mut Option<Incoming>,
+}
+
+/// Decodes the next frame already in the read buffer, if a whole one is there.
+fn next_buffered<S>(framed: &mut Framed<S, ClientCodec>) -> Result<Option<Frame>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut buf = std::mem::take(framed.read_buffer_mut());
+    let r = tokio_util::codec::Decoder::decode(framed.codec_mut(), &mut buf);
+    *framed.read_buffer_mut() = buf;
+    r
+}
+
+/// Routes one frame: replies to their waiter (strictly in order), events through
+/// correlation and the delivery filter into the channel.
+fn on_frame(
+    frame: Frame,
+    st: &mut State<'_>,
+    events: &mpsc::Sender<Incoming>,
+    counters: &Counters,
+    cfg: RunConfig,
+    deliver: Option<&DeliverFilter>,
+) -> std::result::Result<(), End> {
+    let item = match frame.kind() {
+        ContentType::CommandReply | ContentType::ApiResponse => {
+            match st.pending.pop_front() {
+                Some(w) => {
+                    let _ = w.send(Ok(frame));
+                }
+                None => Counters::bump(&counters.unexpected_replies),
+            }
+            return Ok(());
+        }
+        ContentType::EventPlain | ContentType::EventJson | ContentType::EventXml => {
+            Counters::bump(&counters.events_received);
+            let ev = match frame.to_event() {
+                Some(Ok(ev)) => ev,
+                _ => {
+                    Counters::bump(&counters.parse_errors);
+                    return Ok(());
+                }
+            };
+            correlate(&ev, st.jobs, st.execs);
+            if let Some(f) = deliver {
+                if !f(&ev) {
+                    return Ok(());
+                }
+            }
+            Incoming::Event(ev)
+        }
+        ContentType::LogData => Incoming::Log(frame),
+        ContentType::DisconnectNotice => Incoming::Disconnect(frame),
+        ContentType::RudeRejection => {
+            return Err(End::Closed(Error::Protocol(format!(
+                "rude rejection: {}",
+                frame.body_str().unwrap_or("").trim_end()
+            ))));
+        }
+        _ => return Ok(()),
+    };
+    match events.try_send(item) {
+        Ok(()) => Counters::bump(&counters.events_delivered),
+        Err(mpsc::error::TrySendError::Full(item)) => match cfg.overflow {
+            Overflow::Backpressure => {
+                Counters::bump(&counters.backpressure_waits);
+                *st.queued = Some(item);
+            }
+            Overflow::DropNewest => Counters::bump(&counters.events_dropped),
+        },
+        Err(mpsc::error::TrySendError::Closed(_)) => Counters::bump(&counters.events_dropped),
+    }
+    Ok(())
 }
 
 fn correlate(

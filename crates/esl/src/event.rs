@@ -101,6 +101,30 @@ pub struct Event {
     /// Text that is not a span of `buf` (headers added in code, decoded JSON keys, …).
     owned: Vec<Box<str>>,
     body: Option<Bytes>,
+    /// Index of the last `Event-Name` header, found while parsing ([`NAME_NONE`] when
+    /// there is none, [`NAME_UNKNOWN`] after a change made in code).
+    name_at: u32,
+}
+
+const NAME_NONE: u32 = u32::MAX;
+const NAME_UNKNOWN: u32 = u32::MAX - 1;
+
+/// The index of the last `Event-Name` among parsed fields.
+fn name_index(buf: &[u8], fields: &[Field], lits: &[Box<str>]) -> u32 {
+    fields
+        .iter()
+        .rposition(|f| match f.name {
+            Text::Span(a, b) => is_event_name(&buf[a as usize..b as usize]),
+            Text::Owned(i) => lits
+                .get(i as usize)
+                .is_some_and(|s| is_event_name(s.as_bytes())),
+        })
+        .map_or(NAME_NONE, |i| i as u32)
+}
+
+#[inline]
+fn is_event_name(n: &[u8]) -> bool {
+    n.len() == 10 && n.eq_ignore_ascii_case(b"Event-Name")
 }
 
 impl Default for Event {
@@ -111,6 +135,7 @@ impl Default for Event {
             fields: Vec::new(),
             owned: Vec::new(),
             body: None,
+            name_at: NAME_NONE,
         }
     }
 }
@@ -191,6 +216,7 @@ impl Event {
     }
 
     fn push_owned(&mut self, s: &str) -> Text {
+        self.name_at = NAME_UNKNOWN;
         self.owned.push(s.into());
         Text::Owned((self.owned.len() - 1) as u32)
     }
@@ -221,8 +247,10 @@ impl Event {
     fn name_is(&self, f: &Field, name: &str) -> bool {
         match f.name {
             Text::Owned(i) => self.lit(i).eq_ignore_ascii_case(name),
+            // Lengths first: most names differ in length, and this avoids slicing.
             Text::Span(a, b) => {
-                self.buf[a as usize..b as usize].eq_ignore_ascii_case(name.as_bytes())
+                (b - a) as usize == name.len()
+                    && self.buf[a as usize..b as usize].eq_ignore_ascii_case(name.as_bytes())
             }
         }
     }
@@ -293,7 +321,14 @@ impl Event {
     /// one counts, as in FreeSWITCH's own parsers (`esl_recv_event`,
     /// `switch_event_create_json` delete the earlier `Event-Name`).
     pub fn event_name(&self) -> Option<Cow<'_, str>> {
-        self.header_last("Event-Name")
+        match self.name_at {
+            NAME_UNKNOWN => self.header_last("Event-Name"),
+            NAME_NONE => None,
+            i => self
+                .fields
+                .get(i as usize)
+                .map(|f| self.text(&f.value, false)),
+        }
     }
 
     /// The decoded value of the last header called `name`.
@@ -472,6 +507,7 @@ impl Event {
         let keep: Vec<bool> = self.fields.iter().map(|f| !self.name_is(f, name)).collect();
         let mut it = keep.iter();
         self.fields.retain(|_| *it.next().unwrap_or(&true));
+        self.name_at = NAME_UNKNOWN;
         before - self.fields.len()
     }
 
@@ -512,6 +548,11 @@ impl Event {
                 .collect(),
             owned: Vec::new(),
             body: None,
+            name_at: frame
+                .spans
+                .iter()
+                .rposition(|s| is_event_name(s.name(&frame.head)))
+                .map_or(NAME_NONE, |i| i as u32),
         }
     }
 
@@ -533,6 +574,7 @@ impl Event {
         check_len(&data)?;
         let buf = &data[..];
         let mut fields = Vec::with_capacity(estimate_lines(buf.len()));
+        let mut name_at = NAME_NONE;
         let mut pos = 0usize;
         let mut rest_start = buf.len();
         while pos < buf.len() {
@@ -560,6 +602,9 @@ impl Event {
             let mut vs = colon + 1;
             while vs < le && buf[vs] == b' ' {
                 vs += 1;
+            }
+            if is_event_name(&buf[pos..colon]) {
+                name_at = fields.len() as u32;
             }
             fields.push(Field {
                 name: Text::Span(pos as u32, colon as u32),
@@ -598,6 +643,7 @@ impl Event {
             fields,
             owned: Vec::new(),
             body,
+            name_at,
         })
     }
 
@@ -609,6 +655,7 @@ impl Event {
         check_len(&data)?;
         let mut p = JsonScanner { b: &data[..], i: 0 };
         let mut lits = Owned::default();
+        let mut name_at = NAME_NONE;
         let mut fields = Vec::with_capacity(estimate_lines(data.len()));
         let mut body = None;
         p.ws();
@@ -629,6 +676,12 @@ impl Event {
                     Text::Span(ks as u32, ke as u32)
                 };
                 let is_body = data[ks..ke].eq_ignore_ascii_case(b"_body");
+                if kesc {
+                    name_at = NAME_UNKNOWN;
+                } else if name_at != NAME_UNKNOWN && is_event_name(&data[ks..ke]) {
+                    // The field about to be pushed (values of every kind are pushed).
+                    name_at = fields.len() as u32;
+                }
                 match p.peek() {
                     Some(b'"') => {
                         let (vs, ve, vesc) = p.string()?;
@@ -685,9 +738,13 @@ impl Event {
         if p.i != data.len() {
             return Err(bad("json", "trailing bytes after the object"));
         }
+        if name_at == NAME_UNKNOWN {
+            name_at = name_index(&data, &fields, &lits.0);
+        }
         Ok(Event {
             buf: data,
             enc: Encoding::Json,
+            name_at,
             fields,
             owned: lits.0,
             body,
@@ -794,9 +851,11 @@ impl Event {
         if i != b.len() {
             return Err(bad("xml", "trailing bytes after </event>"));
         }
+        let name_at = name_index(&data, &fields, &lits.0);
         Ok(Event {
             buf: data,
             enc: Encoding::Xml,
+            name_at,
             fields,
             owned: lits.0,
             body,
@@ -1524,37 +1583,48 @@ fn find_either(b: &[u8], mut i: usize, x: u8, y: u8) -> Option<usize> {
         .map(|p| i + p)
 }
 
+#[cold]
+#[inline(never)]
+fn expected(c: u8) -> Error {
+    bad("json", &format!("expected '{}'", c as char))
+}
+
 struct JsonScanner<'a> {
     b: &'a [u8],
     i: usize,
 }
 
 impl JsonScanner<'_> {
+    #[inline]
     fn ws(&mut self) {
         while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
             self.i += 1;
         }
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
+    #[inline]
     fn next(&mut self) -> Option<u8> {
         let c = self.peek()?;
         self.i += 1;
         Some(c)
     }
 
+    #[inline]
     fn expect(&mut self, c: u8) -> Result<()> {
         if self.next() == Some(c) {
             Ok(())
         } else {
-            Err(bad("json", &format!("expected '{}'", c as char)))
+            Err(expected(c))
         }
     }
 
     /// A string at the cursor: returns (start, end, has_escapes) of its inside.
+    #[inline]
     fn string(&mut self) -> Result<(usize, usize, bool)> {
         self.expect(b'"')?;
         let start = self.i;
@@ -1785,6 +1855,27 @@ mod tests {
         assert_eq!(e.header("n").unwrap(), "1");
         assert_eq!(e.header("o").unwrap(), "{\"a\":[1,2]}");
         assert_eq!(e.header("s").unwrap(), "😀");
+    }
+
+    #[test]
+    fn event_name_is_the_last_one_even_after_changes() {
+        let mut e = Event::parse_plain(Bytes::from_static(
+            b"Event-Name: COMMAND\nA: 1\nEvent-Name: PRIVATE_COMMAND\n\n",
+        ))
+        .unwrap();
+        assert_eq!(e.event_name().unwrap(), "PRIVATE_COMMAND");
+        e.add_header("Event-Name", "CUSTOM");
+        assert_eq!(e.event_name().unwrap(), "CUSTOM");
+        e.remove_header("event-name");
+        assert_eq!(e.event_name(), None);
+        let j = Event::parse_json(Bytes::from_static(
+            br#"{"Event-Name":"A","Event-Name":"B"}"#,
+        ))
+        .unwrap();
+        assert_eq!(j.event_name().unwrap(), "B");
+        assert_eq!(j.header("Event-Name").unwrap(), "A");
+        assert_eq!(Event::new("X").event_name().unwrap(), "X");
+        assert_eq!(Event::empty().event_name(), None);
     }
 
     #[test]
