@@ -285,7 +285,7 @@ impl Switch {
                 let mut rows = Vec::new();
                 for h in &all {
                     let row = h.with(|d| {
-                        if d.direction == crate::channel::Direction::Outbound && d.bridged_to.is_some() && what == "calls" {
+                        if d.bridge_b {
                             return None;
                         }
                         let mut row = call_row(d);

@@ -153,10 +153,6 @@ impl Session {
                 NONE.into()
             }
             "bridge" => self.bridge_app(arg).await,
-            "uuid_bridge" => {
-                self.uuid_bridge(arg).await;
-                NONE.into()
-            }
             "conference" => {
                 self.conference_app(arg).await;
                 NONE.into()
@@ -624,6 +620,10 @@ impl Session {
             d.times.bridged = now;
             d.vars.set("bridge_uuid", self.uuid.as_str());
         });
+        let originatee = b.with(|d| crate::channel::OtherLeg::of(d, "originatee"));
+        let originator = self.handle.with(|d| crate::channel::OtherLeg::of(d, "originator"));
+        self.data(|d| d.other_leg = Some(originatee));
+        b.update(|d| d.other_leg = Some(originator));
         self.bridge = Some(b);
         let ids = [("Bridge-A-Unique-ID", self.uuid.clone()), ("Bridge-B-Unique-ID", b_uuid.clone())];
         let pre: Vec<(&str, &str)> = ids.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -637,7 +637,9 @@ impl Session {
         }
         let at = origin("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1879);
         self.fire("CHANNEL_UNBRIDGE", at, &pre, &[], true);
-        self.data(|d| d.bridged_to = None);
+        self.data(|d| {
+            d.bridged_to = None;
+        });
         if let Some(b) = self.bridge.take() {
             if !self.hung_up {
                 b.send(Command::Unbridge).await;
@@ -650,14 +652,14 @@ impl Session {
     }
 
     /// `uuid_bridge`: this parked Channel bridges to another parked one; both
-    /// hang up when the bridge ends.
-    async fn uuid_bridge(&mut self, other: &str) {
+    /// hang up when the bridge ends. FreeSWITCH moves both through
+    /// CS_HIBERNATE/CS_RESET/CS_SOFT_EXECUTE and announces `uuid_bridge` as
+    /// an execution that never completes.
+    pub(crate) async fn uuid_bridge(&mut self, other: &str) {
         let Some(b) = self.sw.channel(other) else {
             return;
         };
-        self.set_state(ChannelState::Hibernate);
-        self.set_state(ChannelState::Reset);
-        self.set_state(ChannelState::SoftExecute);
+        self.enter_uuid_bridge();
         b.send(Command::Bridged(self.uuid.clone())).await;
         self.bridged_with(b).await;
         if !self.hung_up {
@@ -665,8 +667,26 @@ impl Session {
         }
     }
 
-    /// The B side of a bridge made by `uuid_bridge`: stay until it ends.
-    pub(crate) async fn stay_bridged_b(&mut self) {
+    fn enter_uuid_bridge(&self) {
+        self.set_state(ChannelState::Hibernate);
+        self.set_state(ChannelState::Reset);
+        self.set_state(ChannelState::SoftExecute);
+        let app_uuid = uuid::Uuid::new_v4().to_string();
+        let at = origin("switch_core_session.c", "switch_core_session_exec", 2944);
+        self.fire(
+            "CHANNEL_EXECUTE",
+            at,
+            &[],
+            &[("Application", "uuid_bridge"), ("Application-UUID", &app_uuid)],
+            true,
+        );
+    }
+
+    /// The B side of a bridge: stay until it ends.
+    pub(crate) async fn stay_bridged_b(&mut self, via_uuid_bridge: bool) {
+        if via_uuid_bridge {
+            self.enter_uuid_bridge();
+        }
         self.set_state(ChannelState::ExchangeMedia);
         loop {
             match self.wait(None, Interrupts::NONE).await {

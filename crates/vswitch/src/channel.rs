@@ -296,6 +296,21 @@ pub struct CallerProfile {
     pub source: String,
     pub context: String,
     pub created_us: i64,
+    /// `Caller-Transfer-Source`: `epoch:uuid:uuid_br:other` after uuid_bridge.
+    pub transfer_source: Option<String>,
+}
+
+/// The other party's profile (`Other-Type` and `Other-Leg-*` headers) from
+/// a bridge on: "originatee" on the A side, "originator" on the B side. Like
+/// FreeSWITCH's caller profile, it stays after the bridge ends.
+#[derive(Debug, Clone)]
+pub struct OtherLeg {
+    pub kind: &'static str,
+    pub uuid: String,
+    pub name: String,
+    pub direction: Direction,
+    pub profile: CallerProfile,
+    pub times: Times,
 }
 
 /// Timestamps of a channel's milestones, in switch microseconds (0 = not yet).
@@ -327,10 +342,71 @@ pub struct ChannelData {
     pub session_id: u64,
     /// The other channel of a bridge, if bridged.
     pub bridged_to: Option<String>,
+    /// Whether this Channel is the B side of its bridge (`show calls` lists
+    /// a bridged call once, under its A side).
+    pub bridge_b: bool,
+    pub other_leg: Option<OtherLeg>,
     /// `Channel-HIT-Dialplan`: false for originated legs that never route.
     pub hit_dialplan: bool,
     pub read_codec: &'static str,
     pub rate: u32,
+}
+
+impl OtherLeg {
+    /// A snapshot of a Channel as the other party of a bridge.
+    pub fn of(d: &ChannelData, kind: &'static str) -> Self {
+        Self {
+            kind,
+            uuid: d.uuid.clone(),
+            name: d.name.clone(),
+            direction: d.direction,
+            profile: d.profile.clone(),
+            times: d.times,
+        }
+    }
+
+    fn write_headers(&self, ev: &mut SwitchEvent) {
+        let p = &self.profile;
+        let t = &self.times;
+        ev.push("Other-Type", self.kind);
+        ev.push("Other-Leg-Direction", self.direction.as_str());
+        ev.push("Other-Leg-Logical-Direction", "inbound");
+        ev.push("Other-Leg-Dialplan", p.dialplan.as_str());
+        if !p.caller_id_name.is_empty() {
+            ev.push("Other-Leg-Caller-ID-Name", p.caller_id_name.as_str());
+        }
+        ev.push("Other-Leg-Caller-ID-Number", p.caller_id_number.as_str());
+        if !p.orig_caller_id_name.is_empty() {
+            ev.push("Other-Leg-Orig-Caller-ID-Name", p.orig_caller_id_name.as_str());
+        }
+        ev.push("Other-Leg-Orig-Caller-ID-Number", p.orig_caller_id_number.as_str());
+        if !p.callee_id_name.is_empty() {
+            ev.push("Other-Leg-Callee-ID-Name", p.callee_id_name.as_str());
+        }
+        if !p.callee_id_number.is_empty() {
+            ev.push("Other-Leg-Callee-ID-Number", p.callee_id_number.as_str());
+        }
+        ev.push("Other-Leg-ANI", p.ani.as_str());
+        ev.push("Other-Leg-Destination-Number", p.destination_number.as_str());
+        ev.push("Other-Leg-Unique-ID", self.uuid.as_str());
+        ev.push("Other-Leg-Source", p.source.as_str());
+        ev.push("Other-Leg-Context", p.context.as_str());
+        ev.push("Other-Leg-Channel-Name", self.name.as_str());
+        ev.push("Other-Leg-Profile-Created-Time", p.created_us.to_string());
+        ev.push("Other-Leg-Channel-Created-Time", t.created.to_string());
+        ev.push("Other-Leg-Channel-Answered-Time", t.answered.to_string());
+        ev.push("Other-Leg-Channel-Progress-Time", t.progress.to_string());
+        ev.push("Other-Leg-Channel-Progress-Media-Time", t.progress_media.to_string());
+        ev.push("Other-Leg-Channel-Hangup-Time", t.hungup.to_string());
+        ev.push("Other-Leg-Channel-Transfer-Time", t.transferred.to_string());
+        ev.push("Other-Leg-Channel-Resurrect-Time", "0");
+        ev.push("Other-Leg-Channel-Bridged-Time", t.bridged.to_string());
+        ev.push("Other-Leg-Channel-Last-Hold", "0");
+        ev.push("Other-Leg-Channel-Hold-Accum", "0");
+        ev.push("Other-Leg-Screen-Bit", "true");
+        ev.push("Other-Leg-Privacy-Hide-Name", "false");
+        ev.push("Other-Leg-Privacy-Hide-Number", "false");
+    }
 }
 
 impl ChannelData {
@@ -384,6 +460,9 @@ impl ChannelData {
         ev.push("Caller-Destination-Number", p.destination_number.as_str());
         ev.push("Caller-Unique-ID", self.uuid.as_str());
         ev.push("Caller-Source", p.source.as_str());
+        if let Some(t) = &p.transfer_source {
+            ev.push("Caller-Transfer-Source", t.as_str());
+        }
         ev.push("Caller-Context", p.context.as_str());
         ev.push("Caller-Channel-Name", self.name.as_str());
         ev.push("Caller-Profile-Index", "1");
@@ -402,6 +481,9 @@ impl ChannelData {
         ev.push("Caller-Screen-Bit", "true");
         ev.push("Caller-Privacy-Hide-Name", "false");
         ev.push("Caller-Privacy-Hide-Number", "false");
+        if let Some(o) = &self.other_leg {
+            o.write_headers(ev);
+        }
         if with_variables {
             for (k, v) in self.vars.iter() {
                 ev.push(format!("variable_{k}"), v);
@@ -527,6 +609,8 @@ mod tests {
             },
             session_id: 1,
             bridged_to: None,
+            bridge_b: false,
+            other_leg: None,
             hit_dialplan: true,
             read_codec: "L16",
             rate: 8000,

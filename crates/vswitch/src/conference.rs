@@ -247,39 +247,122 @@ impl Switch {
             return format!("Conference {name} not found\n");
         };
         let now = self.events.clock.now_us();
-        let mut members: Vec<serde_json::Value> = Vec::new();
+        let run_time = (now - room.created_us).max(0) / 1_000_000;
         let mut sorted = room.members.clone();
         sorted.sort_by(|a, b| b.id.cmp(&a.id));
-        for m in sorted {
-            let (cid_name, cid_num) = m.handle.with(|d| (d.profile.caller_id_name.clone(), d.profile.caller_id_number.clone()));
-            members.push(serde_json::json!({
-                "type": "caller",
-                "id": m.id,
-                "flags": {
-                    "can_hear": true, "can_see": true, "can_speak": m.can_speak, "hold": false,
-                    "mute_detect": false, "talking": false, "has_video": false, "video_bridge": false,
-                    "has_floor": m.floor, "is_moderator": false, "end_conference": false,
-                    "mandatory_member_end_conference": false, "pass_digits": false
-                },
-                "uuid": m.uuid,
-                "caller_id_name": cid_name,
-                "caller_id_number": cid_num,
-                "energy": 100, "volume_in": 0, "volume_out": 0,
-            }));
+        let members = sorted
+            .iter()
+            .map(|m| {
+                let (cid_name, cid_num) = m.handle.with(|d| (d.profile.caller_id_name.clone(), d.profile.caller_id_number.clone()));
+                let flags = [
+                    ("can_hear", true),
+                    ("can_see", true),
+                    ("can_speak", m.can_speak),
+                    ("hold", false),
+                    ("mute_detect", false),
+                    ("talking", false),
+                    ("has_video", false),
+                    ("video_bridge", false),
+                    ("has_floor", m.floor),
+                    ("is_moderator", false),
+                    ("end_conference", false),
+                    ("mandatory_member_end_conference", false),
+                    ("pass_digits", false),
+                ];
+                Json::Obj(vec![
+                    ("type", Json::Str("caller".into())),
+                    ("id", Json::Num(i64::from(m.id))),
+                    ("flags", Json::Obj(flags.iter().map(|(k, v)| (*k, Json::Bool(*v))).collect())),
+                    ("uuid", Json::Str(m.uuid.clone())),
+                    ("caller_id_name", Json::Str(cid_name)),
+                    ("caller_id_number", Json::Str(cid_num)),
+                    ("join_time", Json::Num(run_time)),
+                    ("last_talking", Json::Num(0)),
+                    ("energy", Json::Num(100)),
+                    ("volume_in", Json::Num(0)),
+                    ("volume_out", Json::Num(0)),
+                    ("output-volume", Json::Num(0)),
+                    ("input-volume", Json::Num(0)),
+                ])
+            })
+            .collect();
+        let f = |b: bool| Json::Bool(b);
+        let conf = Json::Obj(vec![
+            ("conference_name", Json::Str(name.to_owned())),
+            ("member_count", Json::Num(room.members.len() as i64)),
+            ("ghost_count", Json::Num(0)),
+            ("rate", Json::Num(8000)),
+            ("run_time", Json::Num(run_time)),
+            ("conference_uuid", Json::Str(room.uuid.clone())),
+            ("canvas_count", Json::Num(0)),
+            ("max_bw_in", Json::Num(0)),
+            ("force_bw_in", Json::Num(0)),
+            ("video_floor_packets", Json::Num(0)),
+            ("locked", f(false)),
+            ("destruct", f(false)),
+            ("wait_mod", f(false)),
+            ("audio_always", f(false)),
+            ("running", f(true)),
+            ("answered", f(true)),
+            ("enforce_min", f(true)),
+            ("bridge_to", f(false)),
+            ("dynamic", f(true)),
+            ("exit_sound", f(true)),
+            ("enter_sound", f(true)),
+            ("recording", f(false)),
+            ("video_bridge", f(false)),
+            ("video_floor_only", f(false)),
+            ("video_rfc4579", f(false)),
+            ("variables", Json::Obj(Vec::new())),
+            ("members", Json::Arr(members)),
+        ]);
+        let mut out = String::new();
+        Json::Arr(vec![conf]).print(0, &mut out);
+        out
+    }
+}
+
+/// A JSON value printed the way cJSON_Print formats it (tabs, `:\t`,
+/// arrays inline with `, `), which is what `json_list` returns.
+enum Json {
+    Str(String),
+    Num(i64),
+    Bool(bool),
+    Obj(Vec<(&'static str, Json)>),
+    Arr(Vec<Json>),
+}
+
+impl Json {
+    fn print(&self, depth: usize, out: &mut String) {
+        match self {
+            Json::Str(s) => out.push_str(&serde_json::Value::String(s.clone()).to_string()),
+            Json::Num(n) => out.push_str(&n.to_string()),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Arr(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    item.print(depth + 1, out);
+                }
+                out.push(']');
+            }
+            Json::Obj(fields) => {
+                out.push_str("{\n");
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    out.push_str(&"\t".repeat(depth + 1));
+                    out.push_str(&format!("\"{k}\":\t"));
+                    v.print(depth + 1, out);
+                    if i + 1 < fields.len() {
+                        out.push(',');
+                    }
+                    out.push('\n');
+                }
+                out.push_str(&"\t".repeat(depth));
+                out.push('}');
+            }
         }
-        let conf = serde_json::json!([{
-            "conference_name": name,
-            "member_count": room.members.len(),
-            "ghost_count": 0,
-            "rate": 8000,
-            "run_time": (now - room.created_us).max(0) / 1_000_000,
-            "conference_uuid": room.uuid,
-            "running": true,
-            "answered": true,
-            "dynamic": true,
-            "members": members,
-        }]);
-        serde_json::to_string_pretty(&conf).unwrap_or_default()
     }
 }
 
@@ -367,6 +450,12 @@ impl Session {
             }
             (left, remaining)
         };
+        if let Some(m) = &left {
+            if m.floor {
+                // mod_conference announces the floor going to nobody.
+                sw.fire_floor_to_nobody(name, &room_uuid, profile, remaining + 1);
+            }
+        }
         if let Some(m) = left {
             sw.fire_member(
                 name,
@@ -385,6 +474,19 @@ impl Session {
 }
 
 impl Switch {
+    fn fire_floor_to_nobody(&self, name: &str, room_uuid: &str, profile: &str, size: usize) {
+        if !self.bus.wants("CUSTOM", Some(MAINTENANCE)) {
+            return;
+        }
+        let at = origin("conference_member.c", "conference_member_set_floor_holder", 1158);
+        let mut ev = self.events.event("CUSTOM", Some(MAINTENANCE), at);
+        conference_headers(&mut ev, name, &self.config.domain, size, room_uuid, profile);
+        ev.push("Action", "floor-change");
+        ev.push("Old-ID", "none");
+        ev.push("New-ID", "none");
+        self.bus.publish(ev);
+    }
+
     fn set_floor(&self, name: &str, id: u32) {
         if let Some(room) = self.conferences.rooms().get_mut(name) {
             for m in room.members.iter_mut() {

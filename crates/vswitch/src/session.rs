@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::channel::{CallState, ChannelData, ChannelState, Direction, HangupCause};
+use crate::channel::{CallState, ChannelData, ChannelState, Direction, HangupCause, OtherLeg};
 use crate::event::{origin, Origin, SwitchEvent};
 use crate::farend::{FarEnd, Outcome};
 use crate::switch::Switch;
@@ -47,7 +47,7 @@ impl AppCall {
 #[derive(Debug)]
 pub enum Command {
     Execute(AppCall),
-    /// Run this Application next, interrupting what runs now (`uuid_broadcast`).
+    /// Run this Application before anything else queued (`uuid_broadcast`).
     ExecuteNow(AppCall),
     Hangup(HangupCause),
     Answer,
@@ -80,6 +80,9 @@ pub enum Command {
     RecordStop(String),
     /// A conference kicked this member.
     Kick,
+    /// Leave `park` (mod_loopback breaks its other leg out of park when a
+    /// bridged leg hangs up).
+    Unpark,
 }
 
 /// A Channel as the rest of the switch sees it: its data and its queue.
@@ -181,6 +184,8 @@ pub(crate) struct Session {
     pub bridge: Option<ChannelHandle>,
     pub recordings: Vec<Recording>,
     pub transfer: Option<(String, String)>,
+    /// `uuid_bridge` asked this Channel to bridge to another.
+    pub uuid_bridge_to: Option<String>,
     pub is_loopback: bool,
 }
 
@@ -203,6 +208,7 @@ impl Session {
             bridge: None,
             recordings: Vec::new(),
             transfer: None,
+            uuid_bridge_to: None,
             is_loopback: false,
         }
     }
@@ -298,7 +304,7 @@ impl Session {
                 let ok = result.is_ok();
                 let _ = report.send(result);
                 if ok && !self.hung_up {
-                    self.stay_bridged_b().await;
+                    self.stay_bridged_b(false).await;
                 }
             }
         }
@@ -377,9 +383,13 @@ impl Session {
                 self.route().await;
                 continue;
             }
+            if let Some(other) = self.uuid_bridge_to.take() {
+                self.uuid_bridge(&other).await;
+                continue;
+            }
             if self.bridge.is_some() {
                 // `uuid_bridge` made this Channel the B side of a bridge.
-                self.stay_bridged_b().await;
+                self.stay_bridged_b(true).await;
                 continue;
             }
             match self.queue.pop_front() {
@@ -430,7 +440,7 @@ impl Session {
             }
             Command::ExecuteNow(app) => {
                 self.queue.push_front(app);
-                Some(Wake::Queued)
+                on.queued.then_some(Wake::Queued)
             }
             Command::Hangup(cause) => {
                 self.hangup(cause);
@@ -473,17 +483,39 @@ impl Session {
                 Some(Wake::Transfer)
             }
             Command::Bridge(other) => {
-                self.queue.push_front(AppCall::new("uuid_bridge", other));
+                // uuid_bridge transfers both Channels before their current
+                // Applications unwind, so those already report the new party.
+                if let Some(b) = self.sw.channel(&other) {
+                    let secs = self.sw.events.clock.now_us() / 1_000_000;
+                    let me = self.uuid.clone();
+                    let originatee = b.with(|d| OtherLeg::of(d, "originatee"));
+                    let originator = self.handle.with(|d| OtherLeg::of(d, "originator"));
+                    self.data(|d| {
+                        d.profile.transfer_source = Some(format!("{secs}:{}:uuid_br:{other}", uuid::Uuid::new_v4()));
+                        d.other_leg = Some(originatee);
+                    });
+                    b.update(|d| {
+                        d.profile.transfer_source = Some(format!("{secs}:{}:uuid_br:{me}", uuid::Uuid::new_v4()));
+                        d.other_leg = Some(originator);
+                    });
+                }
+                self.uuid_bridge_to = Some(other);
                 Some(Wake::Transfer)
             }
             Command::Bridged(other) => {
                 self.bridge = self.sw.channel(&other);
-                self.data(|d| d.bridged_to = Some(other));
+                self.data(|d| {
+                    d.bridged_to = Some(other);
+                    d.bridge_b = true;
+                });
                 Some(Wake::Transfer)
             }
             Command::Unbridge => {
                 self.bridge = None;
-                self.data(|d| d.bridged_to = None);
+                self.data(|d| {
+                    d.bridged_to = None;
+                    d.bridge_b = false;
+                });
                 Some(Wake::Unbridged)
             }
             Command::RecordStart { path, limit } => {
@@ -494,7 +526,7 @@ impl Session {
                 self.record_stop(&path, "success-maxtime").await;
                 None
             }
-            Command::Kick => Some(Wake::Kicked),
+            Command::Kick | Command::Unpark => Some(Wake::Kicked),
         }
     }
 
@@ -805,12 +837,16 @@ impl Session {
     /// variables, DESTROY, and telling the other legs.
     async fn finish(mut self) {
         self.record_stop("all", "success-maxtime").await;
+        let was_bridged = self.bridge.is_some();
         if let Some(b) = self.bridge.take() {
             b.send(Command::Unbridge).await;
         }
         self.set_state(ChannelState::Hangup);
         self.set_callstate(CallState::Hangup);
         if let Some(p) = self.partner.take() {
+            if was_bridged {
+                p.send(Command::Unpark).await;
+            }
             let cause = self.handle.with(|d| d.hangup_cause.unwrap_or(HangupCause::NormalClearing));
             p.send(Command::Hangup(cause)).await;
         }

@@ -201,6 +201,8 @@ impl Switch {
             },
             session_id,
             bridged_to: None,
+            bridge_b: false,
+            other_leg: None,
             hit_dialplan: true,
             read_codec: "L16",
             rate: 8000,
@@ -270,6 +272,7 @@ impl Switch {
                     source: "mod_loopback".into(),
                     context: context.clone(),
                     created_us: 0,
+                    transfer_source: None,
                 };
                 let (a, a_rx) = self.create_channel(
                     uuid.clone(),
@@ -324,6 +327,7 @@ impl Switch {
                     source: "mod_sofia".into(),
                     context: "default".into(),
                     created_us: 0,
+                    transfer_source: None,
                 };
                 let (a, a_rx) = self.create_channel(uuid, name.clone(), Direction::Outbound, profile, vars)?;
                 a.update(|d| d.hit_dialplan = false);
@@ -409,6 +413,7 @@ impl Switch {
             source: "mod_sofia".into(),
             context: call.context.clone().unwrap_or_else(|| self.config.inbound_context.clone()),
             created_us: 0,
+            transfer_source: None,
         };
         let mut vars = Variables::default();
         vars.set("sip_from_user", call.from.as_str());
