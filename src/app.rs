@@ -6,6 +6,7 @@ use std::path::Path;
 use url::Url;
 
 use crate::config::Config;
+use crate::media::{Media, MediaError};
 use crate::metrics::Metrics;
 use crate::store::{Account, Store, StoreError};
 
@@ -17,6 +18,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Base of the URLs Switchboard hands out, e.g. `http://127.0.0.1:8080/`.
     pub public_url: Url,
+    /// The media layer: Play and Say audio, cached for the media nodes.
+    pub media: Media,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,8 @@ pub enum StartError {
         url: String,
         source: redis::RedisError,
     },
+    #[error("media layer: {0}")]
+    Media(#[from] MediaError),
     #[error("cannot write {path}: {source}")]
     Credentials {
         path: std::path::PathBuf,
@@ -44,12 +49,15 @@ impl App {
             Some(url) => Some(connect_redis(url).await?),
             None => None,
         };
+        let metrics = Metrics::new();
+        let media = Media::open(config.media.clone(), store.clone(), &metrics, &public_url).await?;
         Ok(App {
             config,
             store,
             redis,
-            metrics: Metrics::new(),
+            metrics,
             public_url,
+            media,
         })
     }
 }

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::media::{Format, IpNet, MediaConfig};
+
 /// Everything Switchboard reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -25,6 +27,8 @@ pub struct Config {
     /// How an outbound number becomes a FreeSWITCH dial string; `{number}` is replaced.
     pub dial_template: String,
     pub media_cache_dir: PathBuf,
+    /// The media layer: cache size, fetch limits and policy, format, speech engines.
+    pub media: MediaConfig,
     pub log_format: LogFormat,
     /// How long in-flight work may run after a shutdown signal.
     pub shutdown_grace: Duration,
@@ -90,6 +94,13 @@ const KEYS: &[(&str, &str)] = &[
     ("media_nodes", "SWITCHBOARD_MEDIA_NODES"),
     ("dial_template", "SWITCHBOARD_DIAL_TEMPLATE"),
     ("media_cache_dir", "SWITCHBOARD_MEDIA_CACHE_DIR"),
+    ("media_cache_max_bytes", "SWITCHBOARD_MEDIA_CACHE_MAX_BYTES"),
+    ("media_fetch_max_bytes", "SWITCHBOARD_MEDIA_FETCH_MAX_BYTES"),
+    ("media_timeout_secs", "SWITCHBOARD_MEDIA_TIMEOUT_SECS"),
+    ("media_max_age_secs", "SWITCHBOARD_MEDIA_MAX_AGE_SECS"),
+    ("media_allow_networks", "SWITCHBOARD_MEDIA_ALLOW_NETWORKS"),
+    ("media_format", "SWITCHBOARD_MEDIA_FORMAT"),
+    ("tts_engines", "SWITCHBOARD_TTS_ENGINES"),
     ("log_format", "SWITCHBOARD_LOG_FORMAT"),
     ("shutdown_grace_secs", "SWITCHBOARD_SHUTDOWN_GRACE_SECS"),
 ];
@@ -247,6 +258,7 @@ impl Config {
             Some((_, v)) => PathBuf::from(v),
             None => data_dir.join("media"),
         };
+        let media = parse_media(values, &media_cache_dir)?;
         let log_format = match values.get("log_format") {
             Some((_, "text")) | None => LogFormat::Text,
             Some((_, "json")) => LogFormat::Json,
@@ -269,6 +281,7 @@ impl Config {
             media_nodes,
             dial_template,
             media_cache_dir,
+            media,
             log_format,
             shutdown_grace,
         })
@@ -296,6 +309,72 @@ impl Config {
         Url::parse(&format!("http://{}", SocketAddr::new(ip, bound.port())))
             .expect("a socket address makes a valid URL")
     }
+}
+
+/// The media layer's keys (`media_*`, `tts_engines`).
+fn parse_media(values: &Values, cache_dir: &Path) -> Result<MediaConfig, ConfigError> {
+    let mut media = MediaConfig::new(cache_dir.to_owned());
+    let bytes = |name: &str, default: u64| -> Result<u64, ConfigError> {
+        match values.get(name) {
+            Some((key, v)) => match v.parse::<u64>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(invalid(key, v, "expected a positive number of bytes")),
+            },
+            None => Ok(default),
+        }
+    };
+    let secs = |name: &str, default: Duration, min: u64| -> Result<Duration, ConfigError> {
+        match values.get(name) {
+            Some((key, v)) => match v.parse::<u64>() {
+                Ok(n) if (min..=86_400).contains(&n) => Ok(Duration::from_secs(n)),
+                _ => Err(invalid(
+                    key,
+                    v,
+                    format!("expected whole seconds from {min} to 86400"),
+                )),
+            },
+            None => Ok(default),
+        }
+    };
+    media.cache_max_bytes = bytes("media_cache_max_bytes", media.cache_max_bytes)?;
+    media.fetch_max_bytes = bytes("media_fetch_max_bytes", media.fetch_max_bytes)?;
+    media.fetch_timeout = secs("media_timeout_secs", media.fetch_timeout, 1)?;
+    media.default_max_age = secs("media_max_age_secs", media.default_max_age, 0)?;
+    if let Some((key, v)) = values.get("media_allow_networks") {
+        media.allowed_networks = v
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && *n != "none")
+            .map(|n| {
+                IpNet::parse(n).ok_or_else(|| {
+                    invalid(
+                        key,
+                        v,
+                        format!("{n:?} is not a network, e.g. 10.0.0.0/8 or ::1"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some((key, v)) = values.get("media_format") {
+        media.format =
+            Format::parse(v).ok_or_else(|| invalid(key, v, "expected pcm8k, pcm16k or ulaw"))?;
+    }
+    if let Some((key, v)) = values.get("tts_engines") {
+        media.speech_engines = v.split(',').map(|e| e.trim().to_owned()).collect();
+        if let Some(unknown) = media
+            .speech_engines
+            .iter()
+            .find(|e| !matches!(e.as_str(), "flite" | "espeak-ng"))
+        {
+            return Err(invalid(
+                key,
+                v,
+                format!("unknown engine {unknown:?}; known: flite, espeak-ng"),
+            ));
+        }
+    }
+    Ok(media)
 }
 
 fn parse_http_url(key: &str, v: &str) -> Result<Url, ConfigError> {
@@ -446,6 +525,41 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("password is missing"), "{err}");
+    }
+
+    #[test]
+    fn media_keys_set_the_media_layer() {
+        let config = Config::from_sources(None, &env(&[])).unwrap();
+        assert_eq!(config.media.cache_dir, PathBuf::from("./data/media"));
+        assert_eq!(config.media.format, Format::Pcm8k);
+        assert!(config
+            .media
+            .allowed_networks
+            .iter()
+            .any(|n| n.contains("127.0.0.1".parse().unwrap())));
+        let config = Config::from_sources(
+            None,
+            &env(&[
+                ("SWITCHBOARD_MEDIA_FORMAT", "ulaw"),
+                ("SWITCHBOARD_MEDIA_ALLOW_NETWORKS", "none"),
+                ("SWITCHBOARD_MEDIA_CACHE_MAX_BYTES", "1000000"),
+                ("SWITCHBOARD_TTS_ENGINES", "espeak-ng"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.media.format, Format::Ulaw);
+        assert!(config.media.allowed_networks.is_empty());
+        assert_eq!(config.media.cache_max_bytes, 1_000_000);
+        assert_eq!(config.media.speech_engines, ["espeak-ng"]);
+        for (key, value) in [
+            ("SWITCHBOARD_MEDIA_FORMAT", "mp3"),
+            ("SWITCHBOARD_MEDIA_ALLOW_NETWORKS", "10.0.0.0/99"),
+            ("SWITCHBOARD_MEDIA_FETCH_MAX_BYTES", "0"),
+            ("SWITCHBOARD_TTS_ENGINES", "festival"),
+        ] {
+            let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -40,6 +40,7 @@ impl MakeRequestId for MakeTwilioRequestId {
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(crate::api::router())
+        .merge(crate::media::router())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
