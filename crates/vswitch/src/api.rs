@@ -22,9 +22,11 @@ impl Switch {
     /// `switch_api_execute` does.
     pub async fn api(self: &Arc<Self>, command: &str, args: &str) -> String {
         if self.bus.wants("API", None) {
-            let mut ev = self
-                .events
-                .event("API", None, origin("switch_loadable_module.c", "switch_api_execute", 2954));
+            let mut ev = self.events.event(
+                "API",
+                None,
+                origin("switch_loadable_module.c", "switch_api_execute", 2954),
+            );
             ev.push("API-Command", command);
             if !args.is_empty() {
                 ev.push("API-Command-Argument", args);
@@ -85,7 +87,8 @@ impl Switch {
             }
             "uuid_transfer" => {
                 let (Some(uuid), Some(dest)) = (argv.first(), argv.get(1)) else {
-                    return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n".into();
+                    return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+                        .into();
                 };
                 let Some(h) = self.channel(uuid) else {
                     return NO_SUCH_CHANNEL.into();
@@ -107,7 +110,8 @@ impl Switch {
                     return "-USAGE: <uuid> <dtmf_data>\n".into();
                 };
                 let ok = format!("+OK {uuid} sent DTMF {digits}.\n");
-                self.on_channel(uuid, Command::SendDtmf(digits.to_string()), &ok).await
+                self.on_channel(uuid, Command::SendDtmf(digits.to_string()), &ok)
+                    .await
             }
             "uuid_recv_dtmf" => {
                 let (Some(uuid), Some(digits)) = (argv.first(), argv.get(1)) else {
@@ -124,10 +128,21 @@ impl Switch {
                 let (Some(uuid), Some(name)) = (argv.first(), argv.get(1)) else {
                     return "-USAGE: <uuid> <var> [value]\n".into();
                 };
-                let value = args.splitn(3, char::is_whitespace).nth(2).unwrap_or("").trim().to_owned();
+                let value = args
+                    .splitn(3, char::is_whitespace)
+                    .nth(2)
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned();
                 match self.channel(uuid) {
                     Some(h) => {
-                        h.update(|d| if value.is_empty() { d.vars.unset(name) } else { d.vars.set(name, value) });
+                        h.update(|d| {
+                            if value.is_empty() {
+                                d.vars.unset(name)
+                            } else {
+                                d.vars.set(name, value)
+                            }
+                        });
                         "+OK\n".into()
                     }
                     None => NO_SUCH_CHANNEL.into(),
@@ -138,7 +153,9 @@ impl Switch {
                     return "-USAGE: <uuid> <var>\n".into();
                 };
                 match self.channel(uuid) {
-                    Some(h) => h.with(|d| channel_variable(d, name)).unwrap_or_else(|| "_undef_".into()),
+                    Some(h) => h
+                        .with(|d| channel_variable(d, name))
+                        .unwrap_or_else(|| "_undef_".into()),
                     None => NO_SUCH_CHANNEL.into(),
                 }
             }
@@ -199,12 +216,18 @@ impl Switch {
         };
         if let Some(name) = parsed.cid_name.take() {
             if parsed.dial.var("origination_caller_id_name").is_none() {
-                parsed.dial.vars.push(("origination_caller_id_name".into(), name));
+                parsed
+                    .dial
+                    .vars
+                    .push(("origination_caller_id_name".into(), name));
             }
         }
         if let Some(num) = parsed.cid_number.take() {
             if parsed.dial.var("origination_caller_id_number").is_none() {
-                parsed.dial.vars.push(("origination_caller_id_number".into(), num));
+                parsed
+                    .dial
+                    .vars
+                    .push(("origination_caller_id_number".into(), num));
             }
         }
         let timeout = parsed.timeout_secs.map(Duration::from_secs);
@@ -231,19 +254,25 @@ impl Switch {
             targets.push(h.clone());
         }
         if matches!(leg, "bleg" | "both") {
-            if let Some(b) = h.with(|d| d.bridged_to.clone()).and_then(|b| self.channel(&b)) {
+            if let Some(b) = h
+                .with(|d| d.bridged_to.clone())
+                .and_then(|b| self.channel(&b))
+            {
                 targets.push(b);
             }
         }
         for t in targets {
-            t.send(Command::ExecuteNow(AppCall::new(name.clone(), arg.clone()))).await;
+            t.send(Command::ExecuteNow(AppCall::new(name.clone(), arg.clone())))
+                .await;
         }
         "+OK Message sent\n".into()
     }
 
     async fn uuid_record(&self, argv: &[&str]) -> String {
-        let (Some(uuid), Some(action), Some(path)) = (argv.first(), argv.get(1), argv.get(2)) else {
-            return "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n".into();
+        let (Some(uuid), Some(action), Some(path)) = (argv.first(), argv.get(1), argv.get(2))
+        else {
+            return "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n"
+                .into();
         };
         let cmd = match *action {
             "start" => Command::RecordStart {
@@ -279,7 +308,11 @@ impl Switch {
         let what = words.next().unwrap_or("");
         let as_json = args.ends_with("as json");
         let rows: Vec<Vec<(&'static str, String)>> = match what {
-            "channels" => self.channels().iter().map(|h| h.with(channel_row)).collect(),
+            "channels" => self
+                .channels()
+                .iter()
+                .map(|h| h.with(channel_row))
+                .collect(),
             "calls" | "bridged_calls" => {
                 let all = self.channels();
                 let mut rows = Vec::new();
@@ -293,8 +326,13 @@ impl Switch {
                         if what == "bridged_calls" && b.is_none() {
                             return None;
                         }
-                        row.extend(b_columns(b.as_ref().map(|b| b.with(|bd| bd.clone())).as_ref()));
-                        row.push(("call_created_epoch", (d.times.created / 1_000_000).to_string()));
+                        row.extend(b_columns(
+                            b.as_ref().map(|b| b.with(|bd| bd.clone())).as_ref(),
+                        ));
+                        row.push((
+                            "call_created_epoch",
+                            (d.times.created / 1_000_000).to_string(),
+                        ));
                         Some(row)
                     });
                     rows.extend(row);
@@ -326,11 +364,25 @@ impl Switch {
         let header: Vec<&str> = rows
             .first()
             .map(|r| r.iter().map(|(k, _)| *k).collect())
-            .unwrap_or_else(|| vec!["uuid", "direction", "created", "created_epoch", "name", "state"]);
+            .unwrap_or_else(|| {
+                vec![
+                    "uuid",
+                    "direction",
+                    "created",
+                    "created_epoch",
+                    "name",
+                    "state",
+                ]
+            });
         out.push_str(&header.join(","));
         out.push('\n');
         for r in &rows {
-            out.push_str(&r.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(","));
+            out.push_str(
+                &r.iter()
+                    .map(|(_, v)| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
             out.push('\n');
         }
         let _ = write!(out, "\n{} total.\n", rows.len());
@@ -372,8 +424,14 @@ fn channel_row(d: &ChannelData) -> Vec<(&'static str, String)> {
         ("cid_num", p.caller_id_number.clone()),
         ("ip_addr", String::new()),
         ("dest", p.destination_number.clone()),
-        ("application", d.vars.get("current_application").unwrap_or("").into()),
-        ("application_data", d.vars.get("current_application_data").unwrap_or("").into()),
+        (
+            "application",
+            d.vars.get("current_application").unwrap_or("").into(),
+        ),
+        (
+            "application_data",
+            d.vars.get("current_application_data").unwrap_or("").into(),
+        ),
         ("dialplan", p.dialplan.clone()),
         ("context", p.context.clone()),
         ("read_codec", d.read_codec.into()),
@@ -436,7 +494,10 @@ fn b_columns(b: Option<&ChannelData>) -> Vec<(&'static str, String)> {
         ("b_uuid", get(|d| d.uuid.clone())),
         ("b_direction", get(|d| d.direction.as_str().into())),
         ("b_created", get(|d| local_stamp(d.times.created))),
-        ("b_created_epoch", get(|d| (d.times.created / 1_000_000).to_string())),
+        (
+            "b_created_epoch",
+            get(|d| (d.times.created / 1_000_000).to_string()),
+        ),
         ("b_name", get(|d| d.name.clone())),
         ("b_state", get(|d| d.state.as_str().into())),
         ("b_cid_name", get(|d| d.profile.caller_id_name.clone())),

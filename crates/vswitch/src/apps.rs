@@ -71,7 +71,8 @@ impl Session {
         self.data(|d| {
             d.vars.set("last_app", call.name.as_str());
             d.vars.set("last_arg", arg.as_str());
-            d.vars.set_last("current_application_response", response.as_str());
+            d.vars
+                .set_last("current_application_response", response.as_str());
         });
         let mut post: Vec<(&str, &str)> = vec![("Application", &call.name)];
         if !arg.is_empty() {
@@ -138,7 +139,9 @@ impl Session {
                 }
                 NONE.into()
             }
-            "playback" | "endless_playback" => self.playback_app(arg, name == "endless_playback").await,
+            "playback" | "endless_playback" => {
+                self.playback_app(arg, name == "endless_playback").await
+            }
             "speak" => {
                 self.speak(arg).await;
                 NONE.into()
@@ -240,7 +243,13 @@ impl Session {
 
     /// `park`: wait for instructions, running whatever `sendmsg` queues.
     async fn park(&mut self) {
-        self.fire("CHANNEL_PARK", origin("switch_ivr.c", "switch_ivr_park", 1002), &[], &[], true);
+        self.fire(
+            "CHANNEL_PARK",
+            origin("switch_ivr.c", "switch_ivr_park", 1002),
+            &[],
+            &[],
+            true,
+        );
         let interrupts = Interrupts {
             queued: true,
             ..Interrupts::NONE
@@ -275,15 +284,24 @@ impl Session {
     pub(crate) async fn sleep(&mut self, d: Duration) -> Wake {
         let deadline = self.sw.events.clock.deadline(d);
         loop {
-            match self.wait(Some(deadline), Interrupts::NONE).await {
-                w @ (Wake::Elapsed | Wake::Hangup | Wake::Break | Wake::Transfer | Wake::Queued | Wake::Kicked) => return w,
-                _ => {}
+            if let w @ (Wake::Elapsed
+            | Wake::Hangup
+            | Wake::Break
+            | Wake::Transfer
+            | Wake::Queued
+            | Wake::Kicked) = self.wait(Some(deadline), Interrupts::NONE).await
+            {
+                return w;
             }
         }
     }
 
     /// Plays for `length` (forever if `None`); DTMF in `terminators` stops it.
-    async fn play_for(&mut self, length: Option<Duration>, terminators: &str) -> (Played, Duration) {
+    async fn play_for(
+        &mut self,
+        length: Option<Duration>,
+        terminators: &str,
+    ) -> (Played, Duration) {
         let started = self.sw.events.clock.now_us();
         let deadline = length.map(|l| self.sw.events.clock.deadline(l));
         let interrupts = Interrupts {
@@ -296,7 +314,10 @@ impl Session {
                 Wake::Hangup => break Played::Hangup,
                 Wake::Break | Wake::Transfer | Wake::Queued | Wake::Kicked => break Played::Break,
                 Wake::Dtmf => {
-                    let hit = self.dtmf.iter().position(|c| terminators == "any" || terminators.contains(*c));
+                    let hit = self
+                        .dtmf
+                        .iter()
+                        .position(|c| terminators == "any" || terminators.contains(*c));
                     if let Some(i) = hit {
                         let c = self.dtmf.remove(i).unwrap_or_default();
                         self.set_var("playback_terminator_used", c.to_string());
@@ -329,7 +350,10 @@ impl Session {
             "PLAYBACK_START",
             origin("switch_ivr_play_say.c", "switch_ivr_play_file", 1646),
             &[],
-            &[("Playback-File-Type", &kind), ("Playback-File-Path", source)],
+            &[
+                ("Playback-File-Type", &kind),
+                ("Playback-File-Path", source),
+            ],
             true,
         );
         let (played, elapsed) = self.play_for(length, terminators).await;
@@ -341,7 +365,11 @@ impl Session {
             d.vars.set("playback_ms", ms.to_string());
             d.vars.set("playback_samples", samples.as_str());
         });
-        let status = if played == Played::Done { "done" } else { "break" };
+        let status = if played == Played::Done {
+            "done"
+        } else {
+            "break"
+        };
         self.fire(
             "PLAYBACK_STOP",
             origin("switch_ivr_play_say.c", "switch_ivr_play_file", 2020),
@@ -406,7 +434,13 @@ impl Session {
     /// Collects up to `max` digits: the first within `first`, each next within
     /// `between`; a terminator ends early. Returns the digits and the
     /// terminator used.
-    async fn collect_digits(&mut self, max: usize, terminators: &str, first: Duration, between: Duration) -> (String, Option<char>) {
+    async fn collect_digits(
+        &mut self,
+        max: usize,
+        terminators: &str,
+        first: Duration,
+        between: Duration,
+    ) -> (String, Option<char>) {
         let mut digits = String::new();
         let interrupts = Interrupts {
             dtmf: true,
@@ -427,7 +461,9 @@ impl Session {
             loop {
                 match self.wait(Some(deadline), interrupts).await {
                     Wake::Dtmf => break,
-                    Wake::Elapsed | Wake::Hangup | Wake::Break | Wake::Transfer | Wake::Kicked => return (digits, None),
+                    Wake::Elapsed | Wake::Hangup | Wake::Break | Wake::Transfer | Wake::Kicked => {
+                        return (digits, None)
+                    }
                     _ => {}
                 }
             }
@@ -448,7 +484,9 @@ impl Session {
         if !file.is_empty() && self.play_sources(file, "any").await == Played::Hangup {
             return;
         }
-        let (digits, term) = self.collect_digits(max, &terminators, timeout, between).await;
+        let (digits, term) = self
+            .collect_digits(max, &terminators, timeout, between)
+            .await;
         let result = if digits.len() >= min && !digits.is_empty() {
             "success"
         } else if digits.is_empty() {
@@ -485,7 +523,9 @@ impl Session {
             if !file.is_empty() && self.play_sources(&file, "any").await == Played::Hangup {
                 return;
             }
-            let (digits, term) = self.collect_digits(max, &terminators, timeout, between).await;
+            let (digits, term) = self
+                .collect_digits(max, &terminators, timeout, between)
+                .await;
             if self.hung_up {
                 return;
             }
@@ -498,7 +538,10 @@ impl Session {
                 return;
             }
             self.set_var(&format!("{var}_invalid"), digits);
-            if !invalid.is_empty() && invalid != "silence_stream://0" && self.play_sources(&invalid, "").await == Played::Hangup {
+            if !invalid.is_empty()
+                && invalid != "silence_stream://0"
+                && self.play_sources(&invalid, "").await == Played::Hangup
+            {
                 return;
             }
         }
@@ -512,9 +555,20 @@ impl Session {
             return NONE.into();
         };
         self.pre_answer().await;
-        let limit = a.get(1).and_then(|v| v.parse::<u64>().ok()).filter(|s| *s > 0).map(Duration::from_secs);
-        let silence_hits = a.get(3).and_then(|v| v.parse::<u64>().ok()).map(Duration::from_secs);
-        let voiced = self.far.as_ref().and_then(|f| f.speak).unwrap_or(Duration::ZERO);
+        let limit = a
+            .get(1)
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs);
+        let silence_hits = a
+            .get(3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let voiced = self
+            .far
+            .as_ref()
+            .and_then(|f| f.speak)
+            .unwrap_or(Duration::ZERO);
         // The far end talks for `voiced`, then is silent: silence detection
         // ends the recording `silence_hits` after that.
         let silence_end = silence_hits.map(|h| voiced + h);
@@ -530,22 +584,37 @@ impl Session {
         self.record_start(path.clone(), None);
         let terminators = self.terminators();
         let (played, elapsed) = self.play_for(length, &terminators).await;
-        let cause = if played == Played::Done { cause_at_end } else { "success" };
+        let cause = if played == Played::Done {
+            cause_at_end
+        } else {
+            "success"
+        };
         // Finish as `record_stop` does, with the recorded length.
         self.recordings.retain(|r| r.path != path);
-        self.write_recording(&path, elapsed, voiced.min(elapsed)).await;
+        self.write_recording(&path, elapsed, voiced.min(elapsed))
+            .await;
         self.set_var("record_completion_cause", cause);
         self.fire(
             "RECORD_STOP",
             origin("switch_ivr_async.c", "send_record_stop_event", 1240),
             &[],
-            &[("Record-File-Path", &path), ("Record-Completion-Cause", cause)],
+            &[
+                ("Record-File-Path", &path),
+                ("Record-Completion-Cause", cause),
+            ],
             true,
         );
         self.fire(
             "MEDIA_BUG_STOP",
-            origin("switch_core_media_bug.c", "switch_core_media_bug_destroy", 84),
-            &[("Media-Bug-Function", "session_record"), ("Media-Bug-Target", &path)],
+            origin(
+                "switch_core_media_bug.c",
+                "switch_core_media_bug_destroy",
+                84,
+            ),
+            &[
+                ("Media-Bug-Function", "session_record"),
+                ("Media-Bug-Target", &path),
+            ],
             &[],
             true,
         );
@@ -559,10 +628,21 @@ impl Session {
             .or_else(|| self.var("originate_timeout"))
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(60);
-        let (cid_name, cid_number) = self.handle.with(|d| (d.profile.caller_id_name.clone(), d.profile.caller_id_number.clone()));
+        let (cid_name, cid_number) = self.handle.with(|d| {
+            (
+                d.profile.caller_id_name.clone(),
+                d.profile.caller_id_number.clone(),
+            )
+        });
         let (tx, mut rx) = oneshot::channel();
         let sw = self.sw.clone();
-        let b = match sw.start_bridge_leg(arg, &cid_name, &cid_number, Duration::from_secs(timeout), tx) {
+        let b = match sw.start_bridge_leg(
+            arg,
+            &cid_name,
+            &cid_number,
+            Duration::from_secs(timeout),
+            tx,
+        ) {
             Ok(b) => b,
             Err(cause) => return self.bridge_failed(cause),
         };
@@ -598,7 +678,9 @@ impl Session {
             d.vars.set("DIALSTATUS", cause.as_str());
             d.vars.set("originate_failed_cause", cause.as_str());
         });
-        let continue_on_fail = self.var("continue_on_fail").is_some_and(|v| is_true(&v) || v.contains(cause.as_str()));
+        let continue_on_fail = self
+            .var("continue_on_fail")
+            .is_some_and(|v| is_true(&v) || v.contains(cause.as_str()));
         if !continue_on_fail {
             self.hangup(cause);
         }
@@ -621,13 +703,22 @@ impl Session {
             d.vars.set("bridge_uuid", self.uuid.as_str());
         });
         let originatee = b.with(|d| crate::channel::OtherLeg::of(d, "originatee"));
-        let originator = self.handle.with(|d| crate::channel::OtherLeg::of(d, "originator"));
+        let originator = self
+            .handle
+            .with(|d| crate::channel::OtherLeg::of(d, "originator"));
         self.data(|d| d.other_leg = Some(originatee));
         b.update(|d| d.other_leg = Some(originator));
         self.bridge = Some(b);
-        let ids = [("Bridge-A-Unique-ID", self.uuid.clone()), ("Bridge-B-Unique-ID", b_uuid.clone())];
+        let ids = [
+            ("Bridge-A-Unique-ID", self.uuid.clone()),
+            ("Bridge-B-Unique-ID", b_uuid.clone()),
+        ];
         let pre: Vec<(&str, &str)> = ids.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let at = origin("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1689);
+        let at = origin(
+            "switch_ivr_bridge.c",
+            "switch_ivr_multi_threaded_bridge",
+            1689,
+        );
         self.fire("CHANNEL_BRIDGE", at, &pre, &[], true);
         loop {
             match self.wait(None, Interrupts::NONE).await {
@@ -635,7 +726,11 @@ impl Session {
                 _ => {}
             }
         }
-        let at = origin("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1879);
+        let at = origin(
+            "switch_ivr_bridge.c",
+            "switch_ivr_multi_threaded_bridge",
+            1879,
+        );
         self.fire("CHANNEL_UNBRIDGE", at, &pre, &[], true);
         self.data(|d| {
             d.bridged_to = None;
@@ -677,7 +772,10 @@ impl Session {
             "CHANNEL_EXECUTE",
             at,
             &[],
-            &[("Application", "uuid_bridge"), ("Application-UUID", &app_uuid)],
+            &[
+                ("Application", "uuid_bridge"),
+                ("Application-UUID", &app_uuid),
+            ],
             true,
         );
     }

@@ -32,7 +32,10 @@ impl Interest {
         }
         if name == "CUSTOM" {
             return match subclass {
-                Some(s) => self.subclasses.contains(s) || self.names.contains("CUSTOM") && self.subclasses.is_empty(),
+                Some(s) => {
+                    self.subclasses.contains(s)
+                        || self.names.contains("CUSTOM") && self.subclasses.is_empty()
+                }
                 None => self.names.contains("CUSTOM"),
             };
         }
@@ -70,20 +73,29 @@ impl Bus {
             tx,
             dropped: AtomicU64::new(0),
         });
-        self.listeners.write().unwrap_or_else(|e| e.into_inner()).push(listener.clone());
+        self.listeners
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(listener.clone());
         (listener, rx)
     }
 
     pub fn unsubscribe(&self, id: u64) {
-        self.listeners.write().unwrap_or_else(|e| e.into_inner()).retain(|l| l.id != id);
+        self.listeners
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|l| l.id != id);
     }
 
     /// Whether any listener wants this event: callers skip building it if not.
     pub fn wants(&self, name: &str, subclass: Option<&str>) -> bool {
         let listeners = self.listeners.read().unwrap_or_else(|e| e.into_inner());
-        listeners
-            .iter()
-            .any(|l| l.interest.lock().unwrap_or_else(|e| e.into_inner()).matches(name, subclass))
+        listeners.iter().any(|l| {
+            l.interest
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .matches(name, subclass)
+        })
     }
 
     /// Delivers an event to every listener subscribed to it.
@@ -93,7 +105,12 @@ impl Bus {
         let subclass = event.subclass();
         let listeners = self.listeners.read().unwrap_or_else(|e| e.into_inner());
         for l in listeners.iter() {
-            if !l.interest.lock().unwrap_or_else(|e| e.into_inner()).matches(name, subclass) {
+            if !l
+                .interest
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .matches(name, subclass)
+            {
                 continue;
             }
             if l.tx.try_send(event.clone()).is_err() {
@@ -118,7 +135,11 @@ mod tests {
         let bus = Bus::default();
         let (l, mut rx) = bus.subscribe();
         assert!(!bus.wants("CHANNEL_CREATE", None));
-        l.interest.lock().unwrap().names.insert("CHANNEL_CREATE".into());
+        l.interest
+            .lock()
+            .unwrap()
+            .names
+            .insert("CHANNEL_CREATE".into());
         assert!(bus.wants("CHANNEL_CREATE", None));
         bus.publish(named("CHANNEL_ANSWER"));
         bus.publish(named("CHANNEL_CREATE"));

@@ -170,15 +170,39 @@ const CAUSES: &[(HangupCause, &str, u16)] = &[
     (HangupCause::SubscriberAbsent, "SUBSCRIBER_ABSENT", 20),
     (HangupCause::CallRejected, "CALL_REJECTED", 21),
     (HangupCause::NumberChanged, "NUMBER_CHANGED", 22),
-    (HangupCause::DestinationOutOfOrder, "DESTINATION_OUT_OF_ORDER", 27),
-    (HangupCause::InvalidNumberFormat, "INVALID_NUMBER_FORMAT", 28),
+    (
+        HangupCause::DestinationOutOfOrder,
+        "DESTINATION_OUT_OF_ORDER",
+        27,
+    ),
+    (
+        HangupCause::InvalidNumberFormat,
+        "INVALID_NUMBER_FORMAT",
+        28,
+    ),
     (HangupCause::NormalUnspecified, "NORMAL_UNSPECIFIED", 31),
-    (HangupCause::NormalCircuitCongestion, "NORMAL_CIRCUIT_CONGESTION", 34),
+    (
+        HangupCause::NormalCircuitCongestion,
+        "NORMAL_CIRCUIT_CONGESTION",
+        34,
+    ),
     (HangupCause::NetworkOutOfOrder, "NETWORK_OUT_OF_ORDER", 38),
-    (HangupCause::NormalTemporaryFailure, "NORMAL_TEMPORARY_FAILURE", 41),
+    (
+        HangupCause::NormalTemporaryFailure,
+        "NORMAL_TEMPORARY_FAILURE",
+        41,
+    ),
     (HangupCause::ServiceUnavailable, "SERVICE_UNAVAILABLE", 63),
-    (HangupCause::IncompatibleDestination, "INCOMPATIBLE_DESTINATION", 88),
-    (HangupCause::RecoveryOnTimerExpire, "RECOVERY_ON_TIMER_EXPIRE", 102),
+    (
+        HangupCause::IncompatibleDestination,
+        "INCOMPATIBLE_DESTINATION",
+        88,
+    ),
+    (
+        HangupCause::RecoveryOnTimerExpire,
+        "RECOVERY_ON_TIMER_EXPIRE",
+        102,
+    ),
     (HangupCause::ChanNotImplemented, "CHAN_NOT_IMPLEMENTED", 66),
     (HangupCause::SwitchCongestion, "SWITCH_CONGESTION", 42),
     (HangupCause::OriginatorCancel, "ORIGINATOR_CANCEL", 487),
@@ -191,12 +215,20 @@ const CAUSES: &[(HangupCause, &str, u16)] = &[
 
 impl HangupCause {
     pub fn as_str(self) -> &'static str {
-        CAUSES.iter().find(|c| c.0 == self).map(|c| c.1).unwrap_or("NONE")
+        CAUSES
+            .iter()
+            .find(|c| c.0 == self)
+            .map(|c| c.1)
+            .unwrap_or("NONE")
     }
 
     /// The Q.850 code (`variable_hangup_cause_q850`).
     pub fn q850(self) -> u16 {
-        CAUSES.iter().find(|c| c.0 == self).map(|c| c.2).unwrap_or(0)
+        CAUSES
+            .iter()
+            .find(|c| c.0 == self)
+            .map(|c| c.2)
+            .unwrap_or(0)
     }
 
     /// Parses a cause name or Q.850 number, as `switch_channel_str2cause` does.
@@ -205,7 +237,10 @@ impl HangupCause {
         if let Ok(n) = s.parse::<u16>() {
             return CAUSES.iter().find(|c| c.2 == n).map(|c| c.0);
         }
-        CAUSES.iter().find(|c| c.1.eq_ignore_ascii_case(s)).map(|c| c.0)
+        CAUSES
+            .iter()
+            .find(|c| c.1.eq_ignore_ascii_case(s))
+            .map(|c| c.0)
     }
 
     /// The SIP status a far end would send for this cause (`sip_term_status`).
@@ -245,7 +280,10 @@ pub struct Variables(Vec<(String, String)>);
 
 impl Variables {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Sets a variable, keeping its first position if it existed.
@@ -278,7 +316,10 @@ impl Variables {
 
 /// FreeSWITCH's `switch_true`.
 pub fn is_true(v: &str) -> bool {
-    matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "enabled" | "active" | "allow")
+    matches!(
+        v.to_ascii_lowercase().as_str(),
+        "true" | "yes" | "on" | "1" | "enabled" | "active" | "allow"
+    )
 }
 
 /// The caller profile (`Caller-*` headers).
@@ -377,9 +418,15 @@ impl OtherLeg {
         }
         ev.push("Other-Leg-Caller-ID-Number", p.caller_id_number.as_str());
         if !p.orig_caller_id_name.is_empty() {
-            ev.push("Other-Leg-Orig-Caller-ID-Name", p.orig_caller_id_name.as_str());
+            ev.push(
+                "Other-Leg-Orig-Caller-ID-Name",
+                p.orig_caller_id_name.as_str(),
+            );
         }
-        ev.push("Other-Leg-Orig-Caller-ID-Number", p.orig_caller_id_number.as_str());
+        ev.push(
+            "Other-Leg-Orig-Caller-ID-Number",
+            p.orig_caller_id_number.as_str(),
+        );
         if !p.callee_id_name.is_empty() {
             ev.push("Other-Leg-Callee-ID-Name", p.callee_id_name.as_str());
         }
@@ -387,7 +434,10 @@ impl OtherLeg {
             ev.push("Other-Leg-Callee-ID-Number", p.callee_id_number.as_str());
         }
         ev.push("Other-Leg-ANI", p.ani.as_str());
-        ev.push("Other-Leg-Destination-Number", p.destination_number.as_str());
+        ev.push(
+            "Other-Leg-Destination-Number",
+            p.destination_number.as_str(),
+        );
         ev.push("Other-Leg-Unique-ID", self.uuid.as_str());
         ev.push("Other-Leg-Source", p.source.as_str());
         ev.push("Other-Leg-Context", p.context.as_str());
@@ -396,7 +446,10 @@ impl OtherLeg {
         ev.push("Other-Leg-Channel-Created-Time", t.created.to_string());
         ev.push("Other-Leg-Channel-Answered-Time", t.answered.to_string());
         ev.push("Other-Leg-Channel-Progress-Time", t.progress.to_string());
-        ev.push("Other-Leg-Channel-Progress-Media-Time", t.progress_media.to_string());
+        ev.push(
+            "Other-Leg-Channel-Progress-Media-Time",
+            t.progress_media.to_string(),
+        );
         ev.push("Other-Leg-Channel-Hangup-Time", t.hungup.to_string());
         ev.push("Other-Leg-Channel-Transfer-Time", t.transferred.to_string());
         ev.push("Other-Leg-Channel-Resurrect-Time", "0");
@@ -420,7 +473,10 @@ impl ChannelData {
         ev.push("Unique-ID", self.uuid.as_str());
         ev.push("Call-Direction", self.direction.as_str());
         ev.push("Presence-Call-Direction", self.direction.as_str());
-        ev.push("Channel-HIT-Dialplan", if self.hit_dialplan { "true" } else { "false" });
+        ev.push(
+            "Channel-HIT-Dialplan",
+            if self.hit_dialplan { "true" } else { "false" },
+        );
         ev.push("Channel-Call-UUID", self.uuid.as_str());
         ev.push("Answer-State", self.answer_state);
         if let Some(cause) = self.hangup_cause {
@@ -449,7 +505,10 @@ impl ChannelData {
         if !p.orig_caller_id_name.is_empty() {
             ev.push("Caller-Orig-Caller-ID-Name", p.orig_caller_id_name.as_str());
         }
-        ev.push("Caller-Orig-Caller-ID-Number", p.orig_caller_id_number.as_str());
+        ev.push(
+            "Caller-Orig-Caller-ID-Number",
+            p.orig_caller_id_number.as_str(),
+        );
         if !p.callee_id_name.is_empty() {
             ev.push("Caller-Callee-ID-Name", p.callee_id_name.as_str());
         }
@@ -471,7 +530,10 @@ impl ChannelData {
         ev.push("Caller-Channel-Created-Time", t.created.to_string());
         ev.push("Caller-Channel-Answered-Time", t.answered.to_string());
         ev.push("Caller-Channel-Progress-Time", t.progress.to_string());
-        ev.push("Caller-Channel-Progress-Media-Time", t.progress_media.to_string());
+        ev.push(
+            "Caller-Channel-Progress-Media-Time",
+            t.progress_media.to_string(),
+        );
         ev.push("Caller-Channel-Hangup-Time", t.hungup.to_string());
         ev.push("Caller-Channel-Transfer-Time", t.transferred.to_string());
         ev.push("Caller-Channel-Resurrect-Time", "0");
@@ -550,7 +612,12 @@ impl ChannelData {
             ("progresssec", "progressmsec", "progressusec", progress),
             ("answersec", "answermsec", "answerusec", answer),
             ("waitsec", "waitmsec", "waitusec", 0),
-            ("progress_mediasec", "progress_mediamsec", "progress_mediausec", progress_media),
+            (
+                "progress_mediasec",
+                "progress_mediamsec",
+                "progress_mediausec",
+                progress_media,
+            ),
             ("flow_billsec", "flow_billmsec", "flow_billusec", flow),
         ];
         for (s, _, _, us) in groups {
@@ -573,7 +640,10 @@ mod tests {
     fn causes_parse_by_name_or_q850_number() {
         assert_eq!(HangupCause::parse("USER_BUSY"), Some(HangupCause::UserBusy));
         assert_eq!(HangupCause::parse("17"), Some(HangupCause::UserBusy));
-        assert_eq!(HangupCause::parse("call_rejected"), Some(HangupCause::CallRejected));
+        assert_eq!(
+            HangupCause::parse("call_rejected"),
+            Some(HangupCause::CallRejected)
+        );
         assert_eq!(HangupCause::parse("NOT_A_CAUSE"), None);
         assert_eq!(HangupCause::NormalClearing.q850(), 16);
     }

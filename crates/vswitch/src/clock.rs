@@ -18,7 +18,11 @@ pub struct Clock {
 impl Clock {
     /// A clock running `speed` times faster than real time (1.0 = real time).
     pub fn new(speed: f64) -> Self {
-        let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
         let started_us = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as i64)
@@ -64,7 +68,10 @@ mod tests {
     #[test]
     fn a_fast_clock_shrinks_real_waits_by_its_speed() {
         let clock = Clock::new(20.0);
-        assert_eq!(clock.real(Duration::from_secs(2)), Duration::from_millis(100));
+        assert_eq!(
+            clock.real(Duration::from_secs(2)),
+            Duration::from_millis(100)
+        );
     }
 
     #[test]

@@ -48,13 +48,21 @@ impl Conferences {
     }
 }
 
-fn conference_headers(ev: &mut SwitchEvent, name: &str, domain: &str, size: usize, room_uuid: &str, profile: &str) {
-    ev.push("Conference-Name", name);
+/// A room as its events describe it.
+struct RoomRef<'a> {
+    name: &'a str,
+    uuid: &'a str,
+    profile: &'a str,
+    size: usize,
+}
+
+fn conference_headers(ev: &mut SwitchEvent, room: &RoomRef, domain: &str) {
+    ev.push("Conference-Name", room.name);
     ev.push("Conference-Domain", domain);
-    ev.push("Conference-Size", size.to_string());
+    ev.push("Conference-Size", room.size.to_string());
     ev.push("Conference-Ghosts", "0");
-    ev.push("Conference-Profile-Name", profile);
-    ev.push("Conference-Unique-ID", room_uuid);
+    ev.push("Conference-Profile-Name", room.profile);
+    ev.push("Conference-Unique-ID", room.uuid);
 }
 
 fn member_headers(ev: &mut SwitchEvent, m: &Member) {
@@ -74,23 +82,23 @@ fn member_headers(ev: &mut SwitchEvent, m: &Member) {
 
 impl Switch {
     /// Fires a conference-level event (create, destroy).
-    fn fire_room(&self, name: &str, room_uuid: &str, profile: &str, size: usize, action: &str, at: Origin) {
+    fn fire_room(&self, room: &RoomRef, action: &str, at: Origin) {
         if !self.bus.wants("CUSTOM", Some(MAINTENANCE)) {
             return;
         }
         let mut ev = self.events.event("CUSTOM", Some(MAINTENANCE), at);
-        conference_headers(&mut ev, name, &self.config.domain, size, room_uuid, profile);
+        conference_headers(&mut ev, room, &self.config.domain);
         ev.push("Action", action);
         self.bus.publish(ev);
     }
 
     /// Fires a member event (add, del, kick, mute …) with the member's channel data.
-    fn fire_member(&self, name: &str, member: &Member, room_uuid: &str, profile: &str, size: usize, action: &str, at: Origin) {
+    fn fire_member(&self, room: &RoomRef, member: &Member, action: &str, at: Origin) {
         if !self.bus.wants("CUSTOM", Some(MAINTENANCE)) {
             return;
         }
         let mut ev = self.events.event("CUSTOM", Some(MAINTENANCE), at);
-        conference_headers(&mut ev, name, &self.config.domain, size, room_uuid, profile);
+        conference_headers(&mut ev, room, &self.config.domain);
         ev.push("Floor", if member.floor { "true" } else { "false" });
         member.handle.with(|d| d.write_headers(&mut ev, false));
         member_headers(&mut ev, member);
@@ -118,13 +126,16 @@ impl Switch {
                 let members = self.select_members(name, target);
                 let mut out = String::new();
                 for m in members {
-                    let (room_uuid, profile, size) = self.room_info(name);
-                    self.fire_member(
+                    let (uuid, profile, size) = self.room_info(name);
+                    let room = RoomRef {
                         name,
-                        &m,
-                        &room_uuid,
-                        &profile,
+                        uuid: &uuid,
+                        profile: &profile,
                         size,
+                    };
+                    self.fire_member(
+                        &room,
+                        &m,
                         "kick-member",
                         origin("conference_api.c", "conference_api_sub_kick", 902),
                     );
@@ -152,14 +163,17 @@ impl Switch {
                     }
                     changed
                 };
-                let (room_uuid, profile, size) = self.room_info(name);
+                let (uuid, profile, size) = self.room_info(name);
+                let room = RoomRef {
+                    name,
+                    uuid: &uuid,
+                    profile: &profile,
+                    size,
+                };
                 for m in members {
                     self.fire_member(
-                        name,
+                        &room,
                         &m,
-                        &room_uuid,
-                        &profile,
-                        size,
                         &format!("{sub}-member"),
                         origin("conference_api.c", "conference_api_sub_mute", 360),
                     );
@@ -184,21 +198,28 @@ impl Switch {
 
     fn select_members(&self, name: &str, target: &str) -> Vec<Member> {
         let rooms = self.conferences.rooms();
-        let Some(room) = rooms.get(name) else { return Vec::new() };
+        let Some(room) = rooms.get(name) else {
+            return Vec::new();
+        };
         let mut members: Vec<Member> = room
             .members
             .iter()
-            .filter(|m| matches!(target, "all" | "") || m.id.to_string() == target || m.uuid == target)
+            .filter(|m| {
+                matches!(target, "all" | "") || m.id.to_string() == target || m.uuid == target
+            })
             .cloned()
             .collect();
         // Newest member first, as mod_conference walks its member list.
-        members.sort_by(|a, b| b.id.cmp(&a.id));
+        members.sort_by_key(|m| std::cmp::Reverse(m.id));
         members
     }
 
     fn conference_list(&self, only: Option<&str>) -> String {
         let rooms = self.conferences.rooms();
-        let mut names: Vec<&String> = rooms.keys().filter(|n| only.is_none_or(|o| o == n.as_str())).collect();
+        let mut names: Vec<&String> = rooms
+            .keys()
+            .filter(|n| only.is_none_or(|o| o == n.as_str()))
+            .collect();
         names.sort();
         if names.is_empty() {
             return "-ERR No active conferences.\n".to_owned();
@@ -214,7 +235,7 @@ impl Switch {
                 ));
             }
             let mut members = room.members.clone();
-            members.sort_by(|a, b| b.id.cmp(&a.id));
+            members.sort_by_key(|m| std::cmp::Reverse(m.id));
             for m in members {
                 let (chan, cid_name, cid_num) = m.handle.with(|d| {
                     (
@@ -249,11 +270,16 @@ impl Switch {
         let now = self.events.clock.now_us();
         let run_time = (now - room.created_us).max(0) / 1_000_000;
         let mut sorted = room.members.clone();
-        sorted.sort_by(|a, b| b.id.cmp(&a.id));
+        sorted.sort_by_key(|m| std::cmp::Reverse(m.id));
         let members = sorted
             .iter()
             .map(|m| {
-                let (cid_name, cid_num) = m.handle.with(|d| (d.profile.caller_id_name.clone(), d.profile.caller_id_number.clone()));
+                let (cid_name, cid_num) = m.handle.with(|d| {
+                    (
+                        d.profile.caller_id_name.clone(),
+                        d.profile.caller_id_number.clone(),
+                    )
+                });
                 let flags = [
                     ("can_hear", true),
                     ("can_see", true),
@@ -272,7 +298,10 @@ impl Switch {
                 Json::Obj(vec![
                     ("type", Json::Str("caller".into())),
                     ("id", Json::Num(i64::from(m.id))),
-                    ("flags", Json::Obj(flags.iter().map(|(k, v)| (*k, Json::Bool(*v))).collect())),
+                    (
+                        "flags",
+                        Json::Obj(flags.iter().map(|(k, v)| (*k, Json::Bool(*v))).collect()),
+                    ),
                     ("uuid", Json::Str(m.uuid.clone())),
                     ("caller_id_name", Json::Str(cid_name)),
                     ("caller_id_number", Json::Str(cid_num)),
@@ -377,7 +406,11 @@ impl Session {
         let sw = self.sw.clone();
         let now = sw.events.clock.now_us();
         let id = {
-            let mut next = sw.conferences.next_member.lock().unwrap_or_else(|e| e.into_inner());
+            let mut next = sw
+                .conferences
+                .next_member
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             *next += 1;
             *next
         };
@@ -400,8 +433,18 @@ impl Session {
             });
             (room.uuid.clone(), created, first)
         };
+        let room = |size| RoomRef {
+            name,
+            uuid: &room_uuid,
+            profile,
+            size,
+        };
         if created {
-            sw.fire_room(name, &room_uuid, profile, 0, "conference-create", origin("mod_conference.c", "conference_new", 3848));
+            sw.fire_room(
+                &room(0),
+                "conference-create",
+                origin("mod_conference.c", "conference_new", 3848),
+            );
         }
         let member = |floor: bool| Member {
             id,
@@ -412,26 +455,31 @@ impl Session {
         };
         let size = sw.room_info(name).2;
         sw.fire_member(
-            name,
+            &room(size),
             &member(false),
-            &room_uuid,
-            profile,
-            size,
             "add-member",
             origin("conference_member.c", "conference_member_add", 962),
         );
         if first {
             sw.set_floor(name, id);
-            self.fire_custom(MAINTENANCE, origin("conference_member.c", "conference_member_set_floor_holder", 1158), |ev, d| {
-                conference_headers(ev, name, &sw.config.domain, size, &room_uuid, profile);
-                ev.push("Action", "floor-change");
-                ev.push("Old-ID", "none");
-                conference_headers(ev, name, &sw.config.domain, size, &room_uuid, profile);
-                ev.push("Floor", "true");
-                d.write_headers(ev, false);
-                member_headers(ev, &member(true));
-                ev.push("New-ID", id.to_string());
-            });
+            self.fire_custom(
+                MAINTENANCE,
+                origin(
+                    "conference_member.c",
+                    "conference_member_set_floor_holder",
+                    1158,
+                ),
+                |ev, d| {
+                    conference_headers(ev, &room(size), &sw.config.domain);
+                    ev.push("Action", "floor-change");
+                    ev.push("Old-ID", "none");
+                    conference_headers(ev, &room(size), &sw.config.domain);
+                    ev.push("Floor", "true");
+                    d.write_headers(ev, false);
+                    member_headers(ev, &member(true));
+                    ev.push("New-ID", id.to_string());
+                },
+            );
         }
         loop {
             match self.wait(None, Interrupts::NONE).await {
@@ -441,7 +489,9 @@ impl Session {
         }
         let (left, remaining) = {
             let mut rooms = sw.conferences.rooms();
-            let Some(room) = rooms.get_mut(name) else { return };
+            let Some(room) = rooms.get_mut(name) else {
+                return;
+            };
             let left = room.members.iter().find(|m| m.id == id).cloned();
             room.members.retain(|m| m.id != id);
             let remaining = room.members.len();
@@ -453,34 +503,39 @@ impl Session {
         if let Some(m) = &left {
             if m.floor {
                 // mod_conference announces the floor going to nobody.
-                sw.fire_floor_to_nobody(name, &room_uuid, profile, remaining + 1);
+                sw.fire_floor_to_nobody(&room(remaining + 1));
             }
         }
         if let Some(m) = left {
             sw.fire_member(
-                name,
+                &room(remaining),
                 &m,
-                &room_uuid,
-                profile,
-                remaining,
                 "del-member",
                 origin("conference_member.c", "conference_member_del", 1355),
             );
         }
         if remaining == 0 {
-            sw.fire_room(name, &room_uuid, profile, 0, "conference-destroy", origin("mod_conference.c", "conference_thread_run", 863));
+            sw.fire_room(
+                &room(0),
+                "conference-destroy",
+                origin("mod_conference.c", "conference_thread_run", 863),
+            );
         }
     }
 }
 
 impl Switch {
-    fn fire_floor_to_nobody(&self, name: &str, room_uuid: &str, profile: &str, size: usize) {
+    fn fire_floor_to_nobody(&self, room: &RoomRef) {
         if !self.bus.wants("CUSTOM", Some(MAINTENANCE)) {
             return;
         }
-        let at = origin("conference_member.c", "conference_member_set_floor_holder", 1158);
+        let at = origin(
+            "conference_member.c",
+            "conference_member_set_floor_holder",
+            1158,
+        );
         let mut ev = self.events.event("CUSTOM", Some(MAINTENANCE), at);
-        conference_headers(&mut ev, name, &self.config.domain, size, room_uuid, profile);
+        conference_headers(&mut ev, room, &self.config.domain);
         ev.push("Action", "floor-change");
         ev.push("Old-ID", "none");
         ev.push("New-ID", "none");

@@ -80,11 +80,13 @@ impl Dialplan {
                 let mut conditions = Vec::new();
                 for cond in ext.children().filter(|n| n.has_tag_name("condition")) {
                     let expression = match cond.attribute("expression") {
-                        Some(e) => Some(Regex::new(e).map_err(|source| DialplanError::Expression {
-                            extension: ext_name.to_owned(),
-                            expression: e.to_owned(),
-                            source,
-                        })?),
+                        Some(e) => {
+                            Some(Regex::new(e).map_err(|source| DialplanError::Expression {
+                                extension: ext_name.to_owned(),
+                                expression: e.to_owned(),
+                                source,
+                            })?)
+                        }
                         None => None,
                     };
                     let brk = match cond.attribute("break") {
@@ -101,8 +103,16 @@ impl Dialplan {
                         field: cond.attribute("field").map(str::to_owned),
                         expression,
                         brk,
-                        actions: cond.children().filter(|n| n.has_tag_name("action")).map(action).collect(),
-                        anti_actions: cond.children().filter(|n| n.has_tag_name("anti-action")).map(action).collect(),
+                        actions: cond
+                            .children()
+                            .filter(|n| n.has_tag_name("action"))
+                            .map(action)
+                            .collect(),
+                        anti_actions: cond
+                            .children()
+                            .filter(|n| n.has_tag_name("anti-action"))
+                            .map(action)
+                            .collect(),
                     });
                 }
                 exts.push(Extension {
@@ -122,7 +132,11 @@ impl Dialplan {
     /// Hunts the context for the Channel described by `field` (which answers
     /// `destination_number`, `caller_id_number`, `${var}` …) and returns the
     /// Applications to run, or `None` when no extension matched.
-    pub fn hunt(&self, context: &str, field: &dyn Fn(&str) -> Option<String>) -> Option<Vec<Action>> {
+    pub fn hunt(
+        &self,
+        context: &str,
+        field: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<Vec<Action>> {
         let exts = self.contexts.get(context)?;
         let mut out = Vec::new();
         let mut matched = false;
@@ -171,7 +185,9 @@ fn evaluate(cond: &Condition, field: &dyn Fn(&str) -> Option<String>) -> (bool, 
     match re.captures(&value) {
         Some(caps) => (
             true,
-            caps.iter().map(|m| m.map(|m| m.as_str().to_owned()).unwrap_or_default()).collect(),
+            caps.iter()
+                .map(|m| m.map(|m| m.as_str().to_owned()).unwrap_or_default())
+                .collect(),
         ),
         None => (false, Vec::new()),
     }
@@ -247,9 +263,18 @@ mod tests {
         assert_eq!(
             apps,
             vec![
-                Action { application: "set".into(), data: "vip=false".into() },
-                Action { application: "set".into(), data: "dest=42".into() },
-                Action { application: "park".into(), data: "".into() },
+                Action {
+                    application: "set".into(),
+                    data: "vip=false".into()
+                },
+                Action {
+                    application: "set".into(),
+                    data: "dest=42".into()
+                },
+                Action {
+                    application: "park".into(),
+                    data: "".into()
+                },
             ]
         );
     }

@@ -46,7 +46,10 @@ impl SwitchEvent {
     }
 
     /// Appends several headers.
-    pub fn extend<K: Into<String>, V: Into<String>>(&mut self, headers: impl IntoIterator<Item = (K, V)>) {
+    pub fn extend<K: Into<String>, V: Into<String>>(
+        &mut self,
+        headers: impl IntoIterator<Item = (K, V)>,
+    ) {
         for (k, v) in headers {
             self.push(k, v);
         }
@@ -63,7 +66,11 @@ pub struct Origin {
 
 /// Shorthand for an [`Origin`].
 pub const fn origin(file: &'static str, function: &'static str, line: u32) -> Origin {
-    Origin { file, function, line }
+    Origin {
+        file,
+        function,
+        line,
+    }
 }
 
 /// The node identity every event carries, and the event sequence counter.
@@ -79,7 +86,14 @@ pub struct EventSource {
 }
 
 impl EventSource {
-    pub fn new(core_uuid: String, hostname: String, switchname: String, ipv4: String, ipv6: String, clock: Clock) -> Self {
+    pub fn new(
+        core_uuid: String,
+        hostname: String,
+        switchname: String,
+        ipv4: String,
+        ipv6: String,
+        clock: Clock,
+    ) -> Self {
         Self {
             core_uuid,
             hostname,
@@ -150,12 +164,23 @@ mod tests {
     use super::*;
 
     fn source() -> EventSource {
-        EventSource::new("core".into(), "vm".into(), "vm".into(), "192.0.2.2".into(), "fd00::2".into(), Clock::new(1.0))
+        EventSource::new(
+            "core".into(),
+            "vm".into(),
+            "vm".into(),
+            "192.0.2.2".into(),
+            "fd00::2".into(),
+            Clock::new(1.0),
+        )
     }
 
     #[test]
     fn the_core_block_comes_in_freeswitch_order() {
-        let ev = source().event("HEARTBEAT", None, origin("switch_core.c", "send_heartbeat", 95));
+        let ev = source().event(
+            "HEARTBEAT",
+            None,
+            origin("switch_core.c", "send_heartbeat", 95),
+        );
         let names: Vec<&str> = ev.headers.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             names,
@@ -180,9 +205,20 @@ mod tests {
     #[test]
     fn custom_events_lead_with_their_subclass_and_sequence_numbers_grow() {
         let src = source();
-        let a = src.event("CUSTOM", Some("conference::maintenance"), origin("f", "g", 1));
-        let b = src.event("CUSTOM", Some("conference::maintenance"), origin("f", "g", 1));
-        assert_eq!(a.headers[0], ("Event-Subclass".into(), "conference::maintenance".into()));
+        let a = src.event(
+            "CUSTOM",
+            Some("conference::maintenance"),
+            origin("f", "g", 1),
+        );
+        let b = src.event(
+            "CUSTOM",
+            Some("conference::maintenance"),
+            origin("f", "g", 1),
+        );
+        assert_eq!(
+            a.headers[0],
+            ("Event-Subclass".into(), "conference::maintenance".into())
+        );
         assert_eq!(a.headers[1].1, "CUSTOM");
         let seq = |e: &SwitchEvent| e.header("Event-Sequence").unwrap().parse::<u64>().unwrap();
         assert_eq!(seq(&b), seq(&a) + 1);
@@ -190,6 +226,9 @@ mod tests {
 
     #[test]
     fn gmt_stamps_match_the_fixture_layout() {
-        assert_eq!(gmt_stamp(1_795_515_698_201_078), "Tue, 24 Nov 2026 10:21:38 GMT");
+        assert_eq!(
+            gmt_stamp(1_795_515_698_201_078),
+            "Tue, 24 Nov 2026 10:21:38 GMT"
+        );
     }
 }

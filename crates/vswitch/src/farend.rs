@@ -78,25 +78,72 @@ pub enum ScriptError {
 
 /// The magic numbers: `+1500555` followed by four digits.
 pub const NUMBERING_PLAN: &[(&str, &str, &str)] = &[
-    ("+15005550000", "ring=1s;answer", "answers after 1 s and stays up"),
-    ("+15005550001", "reject=UNALLOCATED_NUMBER", "invalid number"),
-    ("+15005550002", "reject=NO_ROUTE_DESTINATION", "cannot route"),
+    (
+        "+15005550000",
+        "ring=1s;answer",
+        "answers after 1 s and stays up",
+    ),
+    (
+        "+15005550001",
+        "reject=UNALLOCATED_NUMBER",
+        "invalid number",
+    ),
+    (
+        "+15005550002",
+        "reject=NO_ROUTE_DESTINATION",
+        "cannot route",
+    ),
     ("+15005550003", "ring=1s;busy", "busy"),
-    ("+15005550004", "noanswer", "rings until the caller gives up (NO_ANSWER)"),
-    ("+15005550005", "ring=1s;reject=CALL_REJECTED", "rejects the call"),
-    ("+15005550006", "ring=1s;answer", "valid number: answers after 1 s"),
-    ("+15005550007", "ring=1s;answer;hangup=5s", "answers, hangs up after 5 s"),
-    ("+15005550008", "ring=1s;answer;dtmf=1234#@2s", "answers, presses 1234# after 2 s"),
-    ("+15005550009", "ring=1s;answer;speak=3s;hangup=20s", "answers, talks 3 s into each recording, hangs up after 20 s"),
-    ("+15005550010", "ring=1s;early=2s;answer", "early media for 2 s, then answers"),
-    ("+15005550011", "ring=1s;reject=NORMAL_TEMPORARY_FAILURE", "network failure"),
+    (
+        "+15005550004",
+        "noanswer",
+        "rings until the caller gives up (NO_ANSWER)",
+    ),
+    (
+        "+15005550005",
+        "ring=1s;reject=CALL_REJECTED",
+        "rejects the call",
+    ),
+    (
+        "+15005550006",
+        "ring=1s;answer",
+        "valid number: answers after 1 s",
+    ),
+    (
+        "+15005550007",
+        "ring=1s;answer;hangup=5s",
+        "answers, hangs up after 5 s",
+    ),
+    (
+        "+15005550008",
+        "ring=1s;answer;dtmf=1234#@2s",
+        "answers, presses 1234# after 2 s",
+    ),
+    (
+        "+15005550009",
+        "ring=1s;answer;speak=3s;hangup=20s",
+        "answers, talks 3 s into each recording, hangs up after 20 s",
+    ),
+    (
+        "+15005550010",
+        "ring=1s;early=2s;answer",
+        "early media for 2 s, then answers",
+    ),
+    (
+        "+15005550011",
+        "ring=1s;reject=NORMAL_TEMPORARY_FAILURE",
+        "network failure",
+    ),
 ];
 
 impl FarEnd {
     /// The far end for a dialled user part: a script, a magic number, or the
     /// default (answer after a short ring).
     pub fn for_destination(user: &str) -> Result<Self, ScriptError> {
-        if let Some((_, script, _)) = NUMBERING_PLAN.iter().find(|(n, _, _)| *n == user || n.trim_start_matches('+') == user) {
+        if let Some((_, script, _)) = NUMBERING_PLAN
+            .iter()
+            .find(|(n, _, _)| *n == user || n.trim_start_matches('+') == user)
+        {
             return Self::parse(script);
         }
         if looks_like_script(user) {
@@ -108,7 +155,11 @@ impl FarEnd {
     /// Parses a script (see the module docs).
     pub fn parse(script: &str) -> Result<Self, ScriptError> {
         let mut far = Self::default();
-        for step in script.split([';', '+']).map(str::trim).filter(|s| !s.is_empty()) {
+        for step in script
+            .split([';', '+'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             let (name, value) = step.split_once('=').map_or((step, ""), |(n, v)| (n, v));
             match name.to_ascii_lowercase().as_str() {
                 "ring" => far.ring = duration(value)?,
@@ -117,11 +168,14 @@ impl FarEnd {
                 "busy" => far.outcome = Outcome::Refuse(HangupCause::UserBusy),
                 "noanswer" => far.outcome = Outcome::NoAnswer,
                 "reject" | "fail" => {
-                    let cause = HangupCause::parse(value).ok_or_else(|| ScriptError::BadCause(value.to_owned()))?;
+                    let cause = HangupCause::parse(value)
+                        .ok_or_else(|| ScriptError::BadCause(value.to_owned()))?;
                     far.outcome = Outcome::Refuse(cause);
                 }
                 "dtmf" => {
-                    let (digits, at) = value.split_once('@').ok_or_else(|| ScriptError::BadDtmf(step.to_owned()))?;
+                    let (digits, at) = value
+                        .split_once('@')
+                        .ok_or_else(|| ScriptError::BadDtmf(step.to_owned()))?;
                     if digits.is_empty() || !digits.chars().all(is_dtmf) {
                         return Err(ScriptError::BadDtmf(step.to_owned()));
                     }
@@ -144,7 +198,9 @@ pub fn is_dtmf(c: char) -> bool {
 }
 
 fn looks_like_script(user: &str) -> bool {
-    const STEPS: [&str; 10] = ["ring", "early", "answer", "busy", "noanswer", "reject", "fail", "dtmf", "hangup", "speak"];
+    const STEPS: [&str; 10] = [
+        "ring", "early", "answer", "busy", "noanswer", "reject", "fail", "dtmf", "hangup", "speak",
+    ];
     let first = user.split([';', '+', '=']).next().unwrap_or("");
     STEPS.contains(&first.to_ascii_lowercase().as_str())
 }
@@ -173,13 +229,18 @@ mod tests {
 
     #[test]
     fn a_full_script_parses_every_step() {
-        let far = FarEnd::parse("ring=2s;early=500ms;answer;dtmf=12#@3s;dtmf=9@1;hangup=10;speak=4s").unwrap();
+        let far =
+            FarEnd::parse("ring=2s;early=500ms;answer;dtmf=12#@3s;dtmf=9@1;hangup=10;speak=4s")
+                .unwrap();
         assert_eq!(far.ring, Duration::from_secs(2));
         assert_eq!(far.early, Some(Duration::from_millis(500)));
         assert_eq!(far.outcome, Outcome::Answer);
         assert_eq!(
             far.dtmf,
-            vec![(Duration::from_secs(1), "9".to_owned()), (Duration::from_secs(3), "12#".to_owned())]
+            vec![
+                (Duration::from_secs(1), "9".to_owned()),
+                (Duration::from_secs(3), "12#".to_owned())
+            ]
         );
         assert_eq!(far.hangup_after, Some(Duration::from_secs(10)));
         assert_eq!(far.speak, Some(Duration::from_secs(4)));
@@ -187,18 +248,42 @@ mod tests {
 
     #[test]
     fn refusals_carry_their_cause() {
-        assert_eq!(FarEnd::parse("busy").unwrap().outcome, Outcome::Refuse(HangupCause::UserBusy));
-        assert_eq!(FarEnd::parse("reject=21").unwrap().outcome, Outcome::Refuse(HangupCause::CallRejected));
-        assert_eq!(FarEnd::parse("noanswer").unwrap().outcome, Outcome::NoAnswer);
-        assert_eq!(FarEnd::parse("reject=SOMETHING"), Err(ScriptError::BadCause("SOMETHING".into())));
+        assert_eq!(
+            FarEnd::parse("busy").unwrap().outcome,
+            Outcome::Refuse(HangupCause::UserBusy)
+        );
+        assert_eq!(
+            FarEnd::parse("reject=21").unwrap().outcome,
+            Outcome::Refuse(HangupCause::CallRejected)
+        );
+        assert_eq!(
+            FarEnd::parse("noanswer").unwrap().outcome,
+            Outcome::NoAnswer
+        );
+        assert_eq!(
+            FarEnd::parse("reject=SOMETHING"),
+            Err(ScriptError::BadCause("SOMETHING".into()))
+        );
     }
 
     #[test]
     fn destinations_use_the_numbering_plan_then_scripts_then_the_default() {
-        assert_eq!(FarEnd::for_destination("+15005550003").unwrap().outcome, Outcome::Refuse(HangupCause::UserBusy));
-        assert_eq!(FarEnd::for_destination("15005550004").unwrap().outcome, Outcome::NoAnswer);
-        assert_eq!(FarEnd::for_destination("busy").unwrap().outcome, Outcome::Refuse(HangupCause::UserBusy));
-        assert_eq!(FarEnd::for_destination("+14155550100").unwrap(), FarEnd::default());
+        assert_eq!(
+            FarEnd::for_destination("+15005550003").unwrap().outcome,
+            Outcome::Refuse(HangupCause::UserBusy)
+        );
+        assert_eq!(
+            FarEnd::for_destination("15005550004").unwrap().outcome,
+            Outcome::NoAnswer
+        );
+        assert_eq!(
+            FarEnd::for_destination("busy").unwrap().outcome,
+            Outcome::Refuse(HangupCause::UserBusy)
+        );
+        assert_eq!(
+            FarEnd::for_destination("+14155550100").unwrap(),
+            FarEnd::default()
+        );
         assert!(FarEnd::for_destination("dtmf=12").is_err());
     }
 

@@ -93,7 +93,11 @@ pub fn start(listener: TcpListener, config: Config) -> Result<VSwitch, StartErro
 }
 
 /// Runs a virtual switch on `listener` until `shutdown` completes.
-pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -> Result<(), StartError> {
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future,
+) -> Result<(), StartError> {
     let vswitch = start(listener, config)?;
     shutdown.await;
     vswitch.shutdown().await;
@@ -114,7 +118,11 @@ async fn heartbeat(sw: Arc<Switch>) {
             continue;
         }
         let up = sw.started.elapsed();
-        let mut ev = sw.events.event("HEARTBEAT", None, event::origin("switch_core.c", "send_heartbeat", 95));
+        let mut ev = sw.events.event(
+            "HEARTBEAT",
+            None,
+            event::origin("switch_core.c", "send_heartbeat", 95),
+        );
         ev.push("Event-Info", "System Ready");
         ev.push(
             "Up-Time",
@@ -133,7 +141,10 @@ async fn heartbeat(sw: Arc<Switch>) {
         ev.push("Session-Count", sw.channel_count().to_string());
         ev.push("Max-Sessions", sw.config.max_sessions.to_string());
         ev.push("Session-Per-Sec", "30");
-        ev.push("Session-Since-Startup", sw.sessions_since_start().to_string());
+        ev.push(
+            "Session-Since-Startup",
+            sw.sessions_since_start().to_string(),
+        );
         ev.push("Session-Peak-Max", sw.peak_sessions().to_string());
         ev.push("Idle-CPU", "100.000000");
         sw.bus.publish(ev);

@@ -36,7 +36,10 @@ pub struct Length(pub Option<Duration>);
 pub fn file_type(source: &str) -> &str {
     match source.split_once("://") {
         Some((scheme, _)) => scheme,
-        None => Path::new(source).extension().and_then(|e| e.to_str()).unwrap_or("wav"),
+        None => Path::new(source)
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("wav"),
     }
 }
 
@@ -64,7 +67,13 @@ impl Media {
             return Ok(tone_length(spec));
         }
         if let Some(spec) = source.strip_prefix("silence_stream://") {
-            let ms: i64 = spec.split(',').next().unwrap_or("").trim().parse().unwrap_or(-1);
+            let ms: i64 = spec
+                .split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .parse()
+                .unwrap_or(-1);
             return Ok(Length((ms >= 0).then(|| Duration::from_millis(ms as u64))));
         }
         if source.starts_with("local_stream://") {
@@ -93,20 +102,33 @@ impl Media {
     }
 
     async fn fetch(&self, url: &str) -> Result<Duration, MediaError> {
-        if let Some(d) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(url) {
+        if let Some(d) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(url)
+        {
             return Ok(*d);
         }
         let err = |reason: String| MediaError::Fetch {
             url: url.to_owned(),
             reason,
         };
-        let resp = self.http.get(url).send().await.map_err(|e| err(e.to_string()))?;
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| err(e.to_string()))?;
         if !resp.status().is_success() {
             return Err(err(format!("HTTP {}", resp.status())));
         }
         let bytes = resp.bytes().await.map_err(|e| err(e.to_string()))?;
         let length = wav_length(&bytes).ok_or_else(|| MediaError::BadWav(url.to_owned()))?;
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(url.to_owned(), length);
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(url.to_owned(), length);
         Ok(length)
     }
 }
@@ -122,8 +144,12 @@ fn tone_length(spec: &str) -> Length {
         }
         let mut rest = part;
         while let Some(start) = rest.find("%(") {
-            let Some(end) = rest[start..].find(')') else { break };
-            let mut nums = rest[start + 2..start + end].split(',').map(|n| n.trim().parse::<u64>().unwrap_or(0));
+            let Some(end) = rest[start..].find(')') else {
+                break;
+            };
+            let mut nums = rest[start + 2..start + end]
+                .split(',')
+                .map(|n| n.trim().parse::<u64>().unwrap_or(0));
             once += nums.next().unwrap_or(0) + nums.next().unwrap_or(0);
             rest = &rest[start + end..];
         }
@@ -147,7 +173,9 @@ pub fn wav_length(bytes: &[u8]) -> Option<Duration> {
         let size = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().ok()?) as usize;
         let body = pos + 8;
         if id == b"fmt " && body + 12 <= bytes.len() {
-            byte_rate = Some(u32::from_le_bytes(bytes[body + 8..body + 12].try_into().ok()?));
+            byte_rate = Some(u32::from_le_bytes(
+                bytes[body + 8..body + 12].try_into().ok()?,
+            ));
         }
         if id == b"data" {
             let rate = byte_rate.filter(|r| *r > 0)?;
@@ -197,9 +225,18 @@ mod tests {
 
     #[test]
     fn tone_streams_last_their_segments_times_their_loops() {
-        assert_eq!(tone_length("%(1000,0,440);loops=1"), Length(Some(Duration::from_millis(1000))));
-        assert_eq!(tone_length("%(500,0,800)"), Length(Some(Duration::from_millis(500))));
-        assert_eq!(tone_length("%(200,100,500,600);loops=3"), Length(Some(Duration::from_millis(900))));
+        assert_eq!(
+            tone_length("%(1000,0,440);loops=1"),
+            Length(Some(Duration::from_millis(1000)))
+        );
+        assert_eq!(
+            tone_length("%(500,0,800)"),
+            Length(Some(Duration::from_millis(500)))
+        );
+        assert_eq!(
+            tone_length("%(200,100,500,600);loops=3"),
+            Length(Some(Duration::from_millis(900)))
+        );
         assert_eq!(tone_length("%(10000,0,1004);loops=-1"), Length(None));
     }
 
@@ -208,8 +245,14 @@ mod tests {
         let bytes = wav_bytes(Duration::from_millis(1500), Duration::from_millis(500));
         assert_eq!(bytes.len(), 44 + 12_000 * 2);
         assert_eq!(wav_length(&bytes), Some(Duration::from_millis(1500)));
-        assert!(bytes[44..44 + 2 * 100].iter().any(|b| *b != 0), "voiced part has sound");
-        assert!(bytes[44 + 2 * 4000..].iter().all(|b| *b == 0), "the rest is silence");
+        assert!(
+            bytes[44..44 + 2 * 100].iter().any(|b| *b != 0),
+            "voiced part has sound"
+        );
+        assert!(
+            bytes[44 + 2 * 4000..].iter().all(|b| *b == 0),
+            "the rest is silence"
+        );
         assert_eq!(wav_length(b"not a wav at all"), None);
     }
 
@@ -217,15 +260,28 @@ mod tests {
     async fn sources_resolve_to_their_lengths() {
         let dir = std::env::temp_dir().join(format!("vswitch-media-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("two.wav"), wav_bytes(Duration::from_secs(2), Duration::ZERO)).unwrap();
+        std::fs::write(
+            dir.join("two.wav"),
+            wav_bytes(Duration::from_secs(2), Duration::ZERO),
+        )
+        .unwrap();
         let media = Media::new(dir.clone());
-        assert_eq!(media.length("two.wav").await.unwrap(), Length(Some(Duration::from_secs(2))));
+        assert_eq!(
+            media.length("two.wav").await.unwrap(),
+            Length(Some(Duration::from_secs(2)))
+        );
         assert_eq!(
             media.length("silence_stream://250").await.unwrap(),
             Length(Some(Duration::from_millis(250)))
         );
-        assert_eq!(media.length("local_stream://moh").await.unwrap(), Length(None));
-        assert!(matches!(media.length("missing.wav").await, Err(MediaError::NotFound(_))));
+        assert_eq!(
+            media.length("local_stream://moh").await.unwrap(),
+            Length(None)
+        );
+        assert!(matches!(
+            media.length("missing.wav").await,
+            Err(MediaError::NotFound(_))
+        ));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

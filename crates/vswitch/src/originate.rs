@@ -13,10 +13,16 @@ use crate::channel::{is_true, HangupCause};
 /// The far side of a dial string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
-    Loopback { exten: String, context: String },
+    Loopback {
+        exten: String,
+        context: String,
+    },
     /// A network endpoint played by a scripted far end; `name` is the
     /// Channel name, `user` picks the script.
-    FarEnd { name: String, user: String },
+    FarEnd {
+        name: String,
+        user: String,
+    },
     Error(HangupCause),
     Unsupported(String),
 }
@@ -32,13 +38,19 @@ impl DialString {
     pub fn parse(s: &str) -> Self {
         let mut vars = Vec::new();
         let mut rest = s.trim();
-        while let Some(open) = rest.chars().next().filter(|c| *c == '{' || *c == '[' || *c == '<') {
+        while let Some(open) = rest
+            .chars()
+            .next()
+            .filter(|c| *c == '{' || *c == '[' || *c == '<')
+        {
             let close = match open {
                 '{' => '}',
                 '[' => ']',
                 _ => '>',
             };
-            let Some(end) = find_close(rest, close) else { break };
+            let Some(end) = find_close(rest, close) else {
+                break;
+            };
             vars.extend(parse_vars(&rest[1..end]));
             rest = &rest[end + 1..];
         }
@@ -51,7 +63,11 @@ impl DialString {
     }
 
     pub fn var(&self, name: &str) -> Option<&str> {
-        self.vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn ignore_early_media(&self) -> bool {
@@ -103,7 +119,11 @@ fn parse_endpoint(s: &str) -> Endpoint {
         "loopback" => {
             let mut p = rest.split('/');
             let exten = p.next().unwrap_or("").to_owned();
-            let context = p.next().filter(|c| !c.is_empty()).unwrap_or("default").to_owned();
+            let context = p
+                .next()
+                .filter(|c| !c.is_empty())
+                .unwrap_or("default")
+                .to_owned();
             Endpoint::Loopback { exten, context }
         }
         "sofia" => {
@@ -115,7 +135,12 @@ fn parse_endpoint(s: &str) -> Endpoint {
             } else {
                 tail
             };
-            let user = target.trim_start_matches("sip:").split('@').next().unwrap_or("").to_owned();
+            let user = target
+                .trim_start_matches("sip:")
+                .split('@')
+                .next()
+                .unwrap_or("")
+                .to_owned();
             Endpoint::FarEnd {
                 name: s.to_owned(),
                 user,
@@ -125,7 +150,9 @@ fn parse_endpoint(s: &str) -> Endpoint {
             name: s.to_owned(),
             user: rest.split('@').next().unwrap_or("").to_owned(),
         },
-        "error" => Endpoint::Error(HangupCause::parse(rest).unwrap_or(HangupCause::NormalTemporaryFailure)),
+        "error" => {
+            Endpoint::Error(HangupCause::parse(rest).unwrap_or(HangupCause::NormalTemporaryFailure))
+        }
         _ => Endpoint::Unsupported(s.to_owned()),
     }
 }
@@ -223,7 +250,10 @@ mod tests {
     fn the_fixture_originate_line_parses() {
         let line = "{origination_uuid=3e219e2f-ffaa-49d2-bc7e-54d131d761a7,origination_caller_id_number=1000,origination_caller_id_name=ESL-Fixture,ignore_early_media=true}loopback/7101/esl_fixtures &park()";
         let args = OriginateArgs::parse(line).unwrap();
-        assert_eq!(args.dial.var("origination_uuid"), Some("3e219e2f-ffaa-49d2-bc7e-54d131d761a7"));
+        assert_eq!(
+            args.dial.var("origination_uuid"),
+            Some("3e219e2f-ffaa-49d2-bc7e-54d131d761a7")
+        );
         assert!(args.dial.ignore_early_media());
         assert_eq!(
             args.dial.endpoint,
@@ -255,8 +285,14 @@ mod tests {
         );
         let d = DialString::parse("sofia/external/ring=2s;busy@127.0.0.1:5090");
         assert!(matches!(d.endpoint, Endpoint::FarEnd { ref user, .. } if user == "ring=2s;busy"));
-        assert_eq!(DialString::parse("error/user_busy").endpoint, Endpoint::Error(HangupCause::UserBusy));
-        assert!(matches!(DialString::parse("skype/x").endpoint, Endpoint::Unsupported(_)));
+        assert_eq!(
+            DialString::parse("error/user_busy").endpoint,
+            Endpoint::Error(HangupCause::UserBusy)
+        );
+        assert!(matches!(
+            DialString::parse("skype/x").endpoint,
+            Endpoint::Unsupported(_)
+        ));
     }
 
     #[test]

@@ -172,7 +172,9 @@ impl Connection {
     fn controlled_hangup(&self, ev: &SwitchEvent) -> bool {
         match &self.mode {
             Mode::Outbound { uuid, .. } => {
-                !self.hung_up && ev.name() == "CHANNEL_HANGUP_COMPLETE" && ev.header("Unique-ID") == Some(uuid.as_str())
+                !self.hung_up
+                    && ev.name() == "CHANNEL_HANGUP_COMPLETE"
+                    && ev.header("Unique-ID") == Some(uuid.as_str())
             }
             Mode::Inbound => false,
         }
@@ -185,17 +187,26 @@ impl Connection {
         framed: &mut Framed<S, ServerCodec>,
     ) -> Option<Option<tokio::time::Instant>> {
         self.hung_up = true;
-        let Mode::Outbound { uuid, .. } = &self.mode else { return Some(None) };
+        let Mode::Outbound { uuid, .. } = &self.mode else {
+            return Some(None);
+        };
         let Some(linger) = self.linger else {
             let _ = framed.send(Frame::outbound_disconnect_notice(uuid)).await;
             return None;
         };
-        let name = self.sw.channel(uuid).map(|h| h.with(|d| d.name.clone())).unwrap_or_default();
+        let name = self
+            .sw
+            .channel(uuid)
+            .map(|h| h.with(|d| d.name.clone()))
+            .unwrap_or_default();
         let _ = framed.send(Frame::linger_notice(uuid, &name, linger)).await;
         if linger < 0 {
             Some(None)
         } else {
-            let at = self.sw.clock().deadline(std::time::Duration::from_secs(linger as u64));
+            let at = self
+                .sw
+                .clock()
+                .deadline(std::time::Duration::from_secs(linger as u64));
             Some(Some(at))
         }
     }
@@ -217,10 +228,12 @@ impl Connection {
         }
         // An outbound socket that never asked for events still gets its
         // Channel's hangup handled above, but not sent.
-        let interested = self
-            .listener
-            .as_ref()
-            .is_some_and(|l| l.interest.lock().unwrap_or_else(|e| e.into_inner()).matches(ev.name(), ev.subclass()));
+        let interested = self.listener.as_ref().is_some_and(|l| {
+            l.interest
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .matches(ev.name(), ev.subclass())
+        });
         if !interested {
             return None;
         }
@@ -236,7 +249,11 @@ impl Connection {
         self.events = Some(rx);
         if let Mode::Outbound { .. } = self.mode {
             // So the hangup reaches the loop even before `myevents`.
-            l.interest.lock().unwrap_or_else(|e| e.into_inner()).names.insert("CHANNEL_HANGUP_COMPLETE".into());
+            l.interest
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .names
+                .insert("CHANNEL_HANGUP_COMPLETE".into());
         }
         l
     }
@@ -247,7 +264,11 @@ impl Connection {
         f(&mut i)
     }
 
-    async fn handle<S: AsyncRead + AsyncWrite + Unpin>(&mut self, cmd: EslCommand, framed: &mut Framed<S, ServerCodec>) -> Next {
+    async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        cmd: EslCommand,
+        framed: &mut Framed<S, ServerCodec>,
+    ) -> Next {
         let reply = |text: &str| Frame::command_reply(text);
         if !self.authed {
             return match cmd {
@@ -276,7 +297,9 @@ impl Connection {
             };
         }
         match cmd {
-            EslCommand::Auth { .. } | EslCommand::UserAuth { .. } => send(framed, reply("+OK accepted")).await,
+            EslCommand::Auth { .. } | EslCommand::UserAuth { .. } => {
+                send(framed, reply("+OK accepted")).await
+            }
             EslCommand::Api { command } => {
                 let (name, args) = split_command(&command);
                 let out = self.sw.api(name, args).await;
@@ -290,7 +313,11 @@ impl Connection {
                     let (name, args) = split_command(&command);
                     let out = sw.api(name, args).await;
                     if sw.bus.wants("BACKGROUND_JOB", None) {
-                        let mut ev = sw.events.event("BACKGROUND_JOB", None, origin("mod_event_socket.c", "api_exec", 1572));
+                        let mut ev = sw.events.event(
+                            "BACKGROUND_JOB",
+                            None,
+                            origin("mod_event_socket.c", "api_exec", 1572),
+                        );
                         ev.push("Job-UUID", job);
                         ev.push("Job-Command", name);
                         if !args.is_empty() {
@@ -305,13 +332,19 @@ impl Connection {
             EslCommand::Event { format, events } => {
                 self.format = format;
                 self.subscribe(&events);
-                send(framed, reply(&format!("+OK event listener enabled {}", format.as_str()))).await
+                send(
+                    framed,
+                    reply(&format!("+OK event listener enabled {}", format.as_str())),
+                )
+                .await
             }
             EslCommand::MyEvents { uuid, format } => {
                 let uuid = match (&self.mode, uuid) {
                     (Mode::Outbound { uuid, .. }, _) => uuid.clone(),
                     (Mode::Inbound, Some(u)) => u,
-                    (Mode::Inbound, None) => return send(framed, reply("-ERR must specify uuid")).await,
+                    (Mode::Inbound, None) => {
+                        return send(framed, reply("-ERR must specify uuid")).await
+                    }
                 };
                 if let Some(f) = format {
                     self.format = f;
@@ -349,7 +382,11 @@ impl Connection {
                     .and_then(|v| v.strip_suffix('/'))
                     .and_then(|v| Regex::new(v).ok());
                 let text = format!("+OK filter added. [{header}]=[{value}]");
-                self.filters.push(Filter { header, value, regex });
+                self.filters.push(Filter {
+                    header,
+                    value,
+                    regex,
+                });
                 send(framed, reply(&text)).await
             }
             EslCommand::FilterDelete { header, value } => {
@@ -358,19 +395,35 @@ impl Connection {
                     return send(framed, reply("+OK filter deleted.")).await;
                 }
                 let value = value.unwrap_or_default();
-                self.filters
-                    .retain(|f| !(f.header.eq_ignore_ascii_case(&header) && (value.is_empty() || f.value == value)));
-                send(framed, reply(&format!("+OK filter deleted. [{header}][{value}]"))).await
+                self.filters.retain(|f| {
+                    !(f.header.eq_ignore_ascii_case(&header)
+                        && (value.is_empty() || f.value == value))
+                });
+                send(
+                    framed,
+                    reply(&format!("+OK filter deleted. [{header}][{value}]")),
+                )
+                .await
             }
-            EslCommand::SendEvent { name, headers, body } => {
+            EslCommand::SendEvent {
+                name,
+                headers,
+                body,
+            } => {
                 let text = self.sendevent(&name, headers, body);
                 send(framed, reply(&text)).await
             }
-            EslCommand::SendMsg { uuid, headers, body } => {
+            EslCommand::SendMsg {
+                uuid,
+                headers,
+                body,
+            } => {
                 let uuid = match (&self.mode, uuid) {
                     (_, Some(u)) => u,
                     (Mode::Outbound { uuid, .. }, None) => uuid.clone(),
-                    (Mode::Inbound, None) => return send(framed, reply("-ERR invalid session id []")).await,
+                    (Mode::Inbound, None) => {
+                        return send(framed, reply("-ERR invalid session id []")).await
+                    }
                 };
                 let text = self.sendmsg(&uuid, &headers, body).await;
                 send(framed, reply(&text)).await
@@ -382,7 +435,11 @@ impl Connection {
             }
             EslCommand::NoLog => send(framed, reply("+OK no longer logging")).await,
             EslCommand::DivertEvents(on) => {
-                let text = if on { "+OK events diverted" } else { "+OK events not diverted" };
+                let text = if on {
+                    "+OK events diverted"
+                } else {
+                    "+OK events not diverted"
+                };
                 send(framed, reply(text)).await
             }
             EslCommand::Linger { seconds } => {
@@ -411,8 +468,15 @@ impl Connection {
             },
             EslCommand::GetVar { name } => match &self.mode {
                 Mode::Outbound { uuid, .. } => {
-                    let v = self.sw.channel(uuid).and_then(|h| h.with(|d| d.vars.get(&name).map(str::to_owned)));
-                    send(framed, Frame::api_response(Bytes::from(v.unwrap_or_default()))).await
+                    let v = self
+                        .sw
+                        .channel(uuid)
+                        .and_then(|h| h.with(|d| d.vars.get(&name).map(str::to_owned)));
+                    send(
+                        framed,
+                        Frame::api_response(Bytes::from(v.unwrap_or_default())),
+                    )
+                    .await
                 }
                 Mode::Inbound => send(framed, reply("-ERR command not found")).await,
             },
@@ -422,7 +486,10 @@ impl Connection {
         }
     }
 
-    async fn exit<S: AsyncRead + AsyncWrite + Unpin>(&mut self, framed: &mut Framed<S, ServerCodec>) -> Next {
+    async fn exit<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        framed: &mut Framed<S, ServerCodec>,
+    ) -> Next {
         let _ = framed.send(Frame::command_reply("+OK bye")).await;
         let notice = match &self.mode {
             Mode::Inbound => Frame::disconnect_notice(),
@@ -466,7 +533,10 @@ impl Connection {
         let name = if name.is_empty() { "MESSAGE" } else { name };
         let event_uuid = uuid::Uuid::new_v4().to_string();
         let mut ev = SwitchEvent::default();
-        let subclass = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("Event-Subclass")).map(|(_, v)| v.clone());
+        let subclass = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Event-Subclass"))
+            .map(|(_, v)| v.clone());
         if let Some(s) = &subclass {
             ev.push("Event-Subclass", s.as_str());
         }
@@ -480,16 +550,23 @@ impl Connection {
             ev.push("Content-Length", b.len().to_string());
         }
         ev.push("Event-UUID", event_uuid.as_str());
-        self.sw
-            .events
-            .stamp(&mut ev, name, origin("mod_event_socket.c", "parse_command", 2275));
+        self.sw.events.stamp(
+            &mut ev,
+            name,
+            origin("mod_event_socket.c", "parse_command", 2275),
+        );
         ev.body = body.map(|b| String::from_utf8_lossy(&b).into_owned());
         self.sw.bus.publish(ev);
         format!("+OK {event_uuid}")
     }
 
     /// `sendmsg`: `call-command: execute|hangup` for a Channel.
-    async fn sendmsg(&self, uuid: &str, headers: &[(String, String)], body: Option<Bytes>) -> String {
+    async fn sendmsg(
+        &self,
+        uuid: &str,
+        headers: &[(String, String)],
+        body: Option<Bytes>,
+    ) -> String {
         let get = |name: &str| {
             headers
                 .iter()
@@ -531,10 +608,11 @@ impl Connection {
     /// The outbound `connect` reply: the Channel's data with URL-encoded
     /// values and no Content-Length, ending with the reply headers.
     fn connect_reply(&self, uuid: &str, full: bool) -> Frame {
-        let mut ev = self
-            .sw
-            .events
-            .event("CHANNEL_DATA", None, origin("mod_event_socket.c", "parse_command", 2120));
+        let mut ev = self.sw.events.event(
+            "CHANNEL_DATA",
+            None,
+            origin("mod_event_socket.c", "parse_command", 2120),
+        );
         if let Some(h) = self.sw.channel(uuid) {
             h.with(|d| d.write_headers(&mut ev, true));
         }
@@ -587,7 +665,10 @@ fn log_level(level: &str) -> u8 {
     }
 }
 
-async fn send<S: AsyncRead + AsyncWrite + Unpin>(framed: &mut Framed<S, ServerCodec>, frame: Frame) -> Next {
+async fn send<S: AsyncRead + AsyncWrite + Unpin>(
+    framed: &mut Framed<S, ServerCodec>,
+    frame: Frame,
+) -> Next {
     match framed.send(frame).await {
         Ok(()) => Next::Continue,
         Err(_) => Next::Close,

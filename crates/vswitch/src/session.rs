@@ -94,7 +94,11 @@ pub struct ChannelHandle {
 
 impl ChannelHandle {
     pub fn uuid(&self) -> String {
-        self.data.lock().unwrap_or_else(|e| e.into_inner()).uuid.clone()
+        self.data
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .uuid
+            .clone()
     }
 
     /// Reads the Channel's data.
@@ -189,11 +193,24 @@ pub(crate) struct Session {
     pub is_loopback: bool,
 }
 
-const CORE_STATE: Origin = origin("switch_channel.c", "switch_channel_perform_set_running_state", 2408);
-const CALLSTATE: Origin = origin("switch_channel.c", "switch_channel_perform_set_callstate", 301);
+const CORE_STATE: Origin = origin(
+    "switch_channel.c",
+    "switch_channel_perform_set_running_state",
+    2408,
+);
+const CALLSTATE: Origin = origin(
+    "switch_channel.c",
+    "switch_channel_perform_set_callstate",
+    301,
+);
 
 impl Session {
-    pub fn new(sw: Arc<Switch>, handle: ChannelHandle, rx: mpsc::Receiver<Command>, far: Option<FarEnd>) -> Self {
+    pub fn new(
+        sw: Arc<Switch>,
+        handle: ChannelHandle,
+        rx: mpsc::Receiver<Command>,
+        far: Option<FarEnd>,
+    ) -> Self {
         Self {
             uuid: handle.uuid(),
             sw,
@@ -228,19 +245,32 @@ impl Session {
 
     /// Fires a Channel event if anyone listens: `pre` headers before the
     /// channel data, `post` after it.
-    pub fn fire(&self, name: &str, at: Origin, pre: &[(&str, &str)], post: &[(&str, &str)], with_variables: bool) {
+    pub fn fire(
+        &self,
+        name: &str,
+        at: Origin,
+        pre: &[(&str, &str)],
+        post: &[(&str, &str)],
+        with_variables: bool,
+    ) {
         if !self.sw.bus.wants(name, None) {
             return;
         }
         let mut ev = self.sw.events.event(name, None, at);
         ev.extend(pre.iter().copied());
-        self.handle.with(|d| d.write_headers(&mut ev, with_variables));
+        self.handle
+            .with(|d| d.write_headers(&mut ev, with_variables));
         ev.extend(post.iter().copied());
         self.sw.bus.publish(ev);
     }
 
     /// Fires a CUSTOM event built by `build` if anyone listens.
-    pub fn fire_custom(&self, subclass: &str, at: Origin, build: impl FnOnce(&mut SwitchEvent, &ChannelData)) {
+    pub fn fire_custom(
+        &self,
+        subclass: &str,
+        at: Origin,
+        build: impl FnOnce(&mut SwitchEvent, &ChannelData),
+    ) {
         if !self.sw.bus.wants("CUSTOM", Some(subclass)) {
             return;
         }
@@ -263,16 +293,27 @@ impl Session {
         self.fire(
             "CHANNEL_CALLSTATE",
             CALLSTATE,
-            &[("Original-Channel-Call-State", old.as_str()), ("Channel-Call-State-Number", &number)],
+            &[
+                ("Original-Channel-Call-State", old.as_str()),
+                ("Channel-Call-State-Number", &number),
+            ],
             &[],
             false,
         );
     }
 
     fn fire_codec(&self) {
-        let at = origin("switch_core_codec.c", "switch_core_session_set_read_codec", 279);
+        let at = origin(
+            "switch_core_codec.c",
+            "switch_core_session_set_read_codec",
+            279,
+        );
         self.fire("CODEC", at, &[], &[], false);
-        let at = origin("switch_core_codec.c", "switch_core_session_set_write_codec", 471);
+        let at = origin(
+            "switch_core_codec.c",
+            "switch_core_session_set_write_codec",
+            471,
+        );
         self.fire("CODEC", at, &[], &[], false);
     }
 
@@ -321,7 +362,11 @@ impl Session {
         self.set_state(ChannelState::Init);
         self.fire(
             "CHANNEL_CREATE",
-            origin("switch_core_state_machine.c", "switch_core_session_run", 626),
+            origin(
+                "switch_core_state_machine.c",
+                "switch_core_session_run",
+                626,
+            ),
             &[],
             &[],
             true,
@@ -352,12 +397,18 @@ impl Session {
                     }
                 })
             };
-            (d.profile.context.clone(), self.sw.dialplan.hunt(&d.profile.context, &field))
+            (
+                d.profile.context.clone(),
+                self.sw.dialplan.hunt(&d.profile.context, &field),
+            )
         });
         match apps {
             Some(apps) => {
                 self.set_state(ChannelState::Execute);
-                self.queue.extend(apps.into_iter().map(|a| AppCall::new(a.application, a.data)));
+                self.queue.extend(
+                    apps.into_iter()
+                        .map(|a| AppCall::new(a.application, a.data)),
+                );
             }
             None => {
                 tracing::info!(uuid = %self.uuid, %context, "no route, hanging up");
@@ -466,9 +517,17 @@ impl Session {
                 // The other side of a loopback pair hears it; a scripted far
                 // end has no ears.
                 if let Some(p) = &self.partner {
-                    p.send(Command::Dtmf { digits, source: "UNKNOWN" }).await;
+                    p.send(Command::Dtmf {
+                        digits,
+                        source: "UNKNOWN",
+                    })
+                    .await;
                 } else if let Some(b) = &self.bridge {
-                    b.send(Command::Dtmf { digits, source: "RTP" }).await;
+                    b.send(Command::Dtmf {
+                        digits,
+                        source: "RTP",
+                    })
+                    .await;
                 }
                 None
             }
@@ -478,7 +537,10 @@ impl Session {
                 }
                 Some(Wake::Break)
             }
-            Command::Transfer { destination, context } => {
+            Command::Transfer {
+                destination,
+                context,
+            } => {
                 self.transfer = Some((destination, context));
                 Some(Wake::Transfer)
             }
@@ -491,11 +553,13 @@ impl Session {
                     let originatee = b.with(|d| OtherLeg::of(d, "originatee"));
                     let originator = self.handle.with(|d| OtherLeg::of(d, "originator"));
                     self.data(|d| {
-                        d.profile.transfer_source = Some(format!("{secs}:{}:uuid_br:{other}", uuid::Uuid::new_v4()));
+                        d.profile.transfer_source =
+                            Some(format!("{secs}:{}:uuid_br:{other}", uuid::Uuid::new_v4()));
                         d.other_leg = Some(originatee);
                     });
                     b.update(|d| {
-                        d.profile.transfer_source = Some(format!("{secs}:{}:uuid_br:{me}", uuid::Uuid::new_v4()));
+                        d.profile.transfer_source =
+                            Some(format!("{secs}:{}:uuid_br:{me}", uuid::Uuid::new_v4()));
                         d.other_leg = Some(originator);
                     });
                 }
@@ -546,7 +610,10 @@ impl Session {
             }
             FarAction::Refuse(cause) => {
                 self.set_var("sip_term_status", cause.sip_status().to_string());
-                self.set_var("proto_specific_hangup_cause", format!("sip:{}", cause.sip_status()));
+                self.set_var(
+                    "proto_specific_hangup_cause",
+                    format!("sip:{}", cause.sip_status()),
+                );
                 self.set_var("sip_hangup_disposition", "recv_refuse");
                 self.hangup(cause);
                 Some(Wake::Hangup)
@@ -596,7 +663,8 @@ impl Session {
     /// Schedules what a far end does once the call is up.
     fn schedule_far_answered(&mut self) {
         let Some(far) = self.far.clone() else { return };
-        self.far_timers.retain(|(_, a)| matches!(a, FarAction::Dtmf(_) | FarAction::Hangup));
+        self.far_timers
+            .retain(|(_, a)| matches!(a, FarAction::Dtmf(_) | FarAction::Hangup));
         for (at, digits) in far.dtmf {
             self.schedule(at, FarAction::Dtmf(digits));
         }
@@ -607,20 +675,36 @@ impl Session {
 
     /// The outbound half of originate: create, ring, and wait for answer,
     /// refusal or timeout.
-    async fn originate_leg(&mut self, timeout: Duration, ignore_early_media: bool) -> Result<(), HangupCause> {
-        let at = origin("switch_core_session.c", "switch_core_session_outgoing_channel", 768);
+    async fn originate_leg(
+        &mut self,
+        timeout: Duration,
+        ignore_early_media: bool,
+    ) -> Result<(), HangupCause> {
+        let at = origin(
+            "switch_core_session.c",
+            "switch_core_session_outgoing_channel",
+            768,
+        );
         self.fire("CHANNEL_OUTGOING", at, &[], &[], false);
         self.set_state(ChannelState::Init);
         self.fire(
             "CHANNEL_CREATE",
-            origin("switch_core_state_machine.c", "switch_core_session_run", 626),
+            origin(
+                "switch_core_state_machine.c",
+                "switch_core_session_run",
+                626,
+            ),
             &[],
             &[],
             true,
         );
         self.fire(
             "CHANNEL_ORIGINATE",
-            origin("switch_core_state_machine.c", "switch_core_session_run", 632),
+            origin(
+                "switch_core_state_machine.c",
+                "switch_core_session_run",
+                632,
+            ),
             &[],
             &[],
             true,
@@ -638,7 +722,9 @@ impl Session {
                 Wake::Answered => return Ok(()),
                 Wake::EarlyMedia if !ignore_early_media => return Ok(()),
                 Wake::Hangup => {
-                    return Err(self.handle.with(|d| d.hangup_cause.unwrap_or(HangupCause::NormalClearing)));
+                    return Err(self
+                        .handle
+                        .with(|d| d.hangup_cause.unwrap_or(HangupCause::NormalClearing)));
                 }
                 Wake::Elapsed => {
                     self.hangup(HangupCause::NoAnswer);
@@ -650,13 +736,19 @@ impl Session {
     }
 
     pub async fn ring_ready(&mut self) {
-        let already = self.handle.with(|d| d.times.progress > 0 || d.times.answered > 0);
+        let already = self
+            .handle
+            .with(|d| d.times.progress > 0 || d.times.answered > 0);
         if already {
             return;
         }
         let now = self.sw.events.clock.now_us();
         self.data(|d| d.times.progress = now);
-        let at = origin("switch_channel.c", "switch_channel_perform_mark_ring_ready_value", 3505);
+        let at = origin(
+            "switch_channel.c",
+            "switch_channel_perform_mark_ring_ready_value",
+            3505,
+        );
         self.fire("CHANNEL_PROGRESS", at, &[], &[], true);
         self.set_callstate(CallState::Ringing);
         if let Some(p) = &self.partner {
@@ -667,7 +759,9 @@ impl Session {
     }
 
     pub async fn pre_answer(&mut self) {
-        let already = self.handle.with(|d| d.times.progress_media > 0 || d.times.answered > 0);
+        let already = self
+            .handle
+            .with(|d| d.times.progress_media > 0 || d.times.answered > 0);
         if already {
             return;
         }
@@ -680,7 +774,11 @@ impl Session {
             d.answer_state = "early";
             d.vars.set("endpoint_disposition", "EARLY MEDIA");
         });
-        let at = origin("switch_channel.c", "switch_channel_perform_mark_pre_answered", 3560);
+        let at = origin(
+            "switch_channel.c",
+            "switch_channel_perform_mark_pre_answered",
+            3560,
+        );
         self.fire("CHANNEL_PROGRESS_MEDIA", at, &[], &[], true);
         self.set_callstate(CallState::Early);
         if let Some(p) = &self.partner {
@@ -700,7 +798,11 @@ impl Session {
             d.answer_state = "answered";
             d.vars.set("endpoint_disposition", "ANSWER");
         });
-        let at = origin("switch_channel.c", "switch_channel_perform_mark_answered", 3846);
+        let at = origin(
+            "switch_channel.c",
+            "switch_channel_perform_mark_answered",
+            3846,
+        );
         self.fire("CHANNEL_ANSWER", at, &[], &[], true);
         self.set_callstate(CallState::Active);
         let outbound = self.handle.with(|d| d.direction) == Direction::Outbound;
@@ -712,8 +814,10 @@ impl Session {
                 if !p.callee_id_number.is_empty() {
                     std::mem::swap(&mut p.caller_id_name, &mut p.callee_id_name);
                     std::mem::swap(&mut p.caller_id_number, &mut p.callee_id_number);
-                    d.vars.set("pre_transfer_caller_id_name", p.callee_id_name.as_str());
-                    d.vars.set("pre_transfer_caller_id_number", p.callee_id_number.as_str());
+                    d.vars
+                        .set("pre_transfer_caller_id_name", p.callee_id_name.as_str());
+                    d.vars
+                        .set("pre_transfer_caller_id_number", p.callee_id_number.as_str());
                     d.vars.set("channel_cid_flipped", "yes");
                 }
             });
@@ -740,7 +844,11 @@ impl Session {
                 "DTMF",
                 at,
                 &[],
-                &[("DTMF-Digit", &digit), ("DTMF-Duration", "2000"), ("DTMF-Source", source)],
+                &[
+                    ("DTMF-Digit", &digit),
+                    ("DTMF-Duration", "2000"),
+                    ("DTMF-Source", source),
+                ],
                 false,
             );
         }
@@ -758,11 +866,18 @@ impl Session {
         self.fire(
             "MEDIA_BUG_START",
             origin("switch_core_media_bug.c", "switch_core_media_bug_add", 1014),
-            &[("Media-Bug-Function", "session_record"), ("Media-Bug-Target", &path)],
+            &[
+                ("Media-Bug-Function", "session_record"),
+                ("Media-Bug-Target", &path),
+            ],
             &[],
             true,
         );
-        self.recordings.push(Recording { path, started_us, limit });
+        self.recordings.push(Recording {
+            path,
+            started_us,
+            limit,
+        });
     }
 
     /// Stops one recording (or `all`), writing its WAV file.
@@ -777,19 +892,34 @@ impl Session {
             if let Some(limit) = rec.limit {
                 length = length.min(limit);
             }
-            let voiced = self.far.as_ref().and_then(|f| f.speak).unwrap_or(Duration::ZERO).min(length);
+            let voiced = self
+                .far
+                .as_ref()
+                .and_then(|f| f.speak)
+                .unwrap_or(Duration::ZERO)
+                .min(length);
             self.write_recording(&rec.path, length, voiced).await;
             self.fire(
                 "RECORD_STOP",
                 origin("switch_ivr_async.c", "send_record_stop_event", 1240),
                 &[],
-                &[("Record-File-Path", &rec.path), ("Record-Completion-Cause", cause)],
+                &[
+                    ("Record-File-Path", &rec.path),
+                    ("Record-Completion-Cause", cause),
+                ],
                 true,
             );
             self.fire(
                 "MEDIA_BUG_STOP",
-                origin("switch_core_media_bug.c", "switch_core_media_bug_destroy", 84),
-                &[("Media-Bug-Function", "session_record"), ("Media-Bug-Target", &rec.path)],
+                origin(
+                    "switch_core_media_bug.c",
+                    "switch_core_media_bug_destroy",
+                    84,
+                ),
+                &[
+                    ("Media-Bug-Function", "session_record"),
+                    ("Media-Bug-Target", &rec.path),
+                ],
                 &[],
                 true,
             );
@@ -847,15 +977,23 @@ impl Session {
             if was_bridged {
                 p.send(Command::Unpark).await;
             }
-            let cause = self.handle.with(|d| d.hangup_cause.unwrap_or(HangupCause::NormalClearing));
+            let cause = self
+                .handle
+                .with(|d| d.hangup_cause.unwrap_or(HangupCause::NormalClearing));
             p.send(Command::Hangup(cause)).await;
         }
         self.data(|d| d.set_hangup_variables());
         self.set_state(ChannelState::Reporting);
-        let cause = self.handle.with(|d| d.hangup_cause.unwrap_or(HangupCause::NormalClearing));
+        let cause = self
+            .handle
+            .with(|d| d.hangup_cause.unwrap_or(HangupCause::NormalClearing));
         self.fire(
             "CHANNEL_HANGUP_COMPLETE",
-            origin("switch_core_state_machine.c", "switch_core_session_reporting_state", 943),
+            origin(
+                "switch_core_state_machine.c",
+                "switch_core_session_reporting_state",
+                943,
+            ),
             &[("Hangup-Cause", cause.as_str())],
             &[],
             true,
@@ -863,7 +1001,11 @@ impl Session {
         self.sw.conferences.leave_all(&self.uuid);
         self.fire(
             "CHANNEL_DESTROY",
-            origin("switch_core_session.c", "switch_core_session_perform_destroy", 1584),
+            origin(
+                "switch_core_session.c",
+                "switch_core_session_perform_destroy",
+                1584,
+            ),
             &[],
             &[],
             true,

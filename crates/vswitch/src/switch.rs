@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::bus::Bus;
-use crate::channel::{CallState, CallerProfile, ChannelData, ChannelState, Direction, HangupCause, Times, Variables};
+use crate::channel::{
+    CallState, CallerProfile, ChannelData, ChannelState, Direction, HangupCause, Times, Variables,
+};
 use crate::clock::Clock;
 use crate::conference::Conferences;
 use crate::config::Config;
@@ -77,10 +79,17 @@ pub struct Switch {
 
 impl Switch {
     /// Builds a switch from its configuration; `token` stops every session.
-    pub fn new(config: Config, token: CancellationToken, tracker: TaskTracker) -> Result<Arc<Self>, StartError> {
+    pub fn new(
+        config: Config,
+        token: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Result<Arc<Self>, StartError> {
         let dialplan = Dialplan::parse(config.dialplan_xml.as_deref().unwrap_or(DEFAULT_DIALPLAN))?;
         let clock = Clock::new(config.speed);
-        let core_uuid = config.core_uuid.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let core_uuid = config
+            .core_uuid
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let events = EventSource::new(
             core_uuid,
             config.hostname.clone(),
@@ -242,8 +251,14 @@ impl Switch {
             .var("origination_uuid")
             .map(str::to_owned)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let cid_name = dial.var("origination_caller_id_name").unwrap_or(cid.0).to_owned();
-        let cid_number = dial.var("origination_caller_id_number").unwrap_or(cid.1).to_owned();
+        let cid_name = dial
+            .var("origination_caller_id_name")
+            .unwrap_or(cid.0)
+            .to_owned();
+        let cid_number = dial
+            .var("origination_caller_id_number")
+            .unwrap_or(cid.1)
+            .to_owned();
         let mut vars = Variables::default();
         for (k, v) in &dial.vars {
             vars.set(k, v.as_str());
@@ -253,7 +268,14 @@ impl Switch {
             Endpoint::Unsupported(_) => Err(HangupCause::ChanNotImplemented),
             Endpoint::Loopback { exten, context } => {
                 let b_uuid = uuid::Uuid::new_v4().to_string();
-                vars.set("originate_early_media", if dial.ignore_early_media() { "false" } else { "true" });
+                vars.set(
+                    "originate_early_media",
+                    if dial.ignore_early_media() {
+                        "false"
+                    } else {
+                        "true"
+                    },
+                );
                 vars.set("originate_endpoint", "loopback");
                 let mut a_vars = vars.clone();
                 a_vars.set("other_loopback_leg_uuid", b_uuid.as_str());
@@ -284,7 +306,11 @@ impl Switch {
                 let mut b_vars = vars;
                 b_vars.set("other_loopback_leg_uuid", uuid.as_str());
                 b_vars.set("loopback_leg", "B");
-                let b_cid = if cid_number.is_empty() { "0000000000" } else { cid_number.as_str() };
+                let b_cid = if cid_number.is_empty() {
+                    "0000000000"
+                } else {
+                    cid_number.as_str()
+                };
                 let (b, b_rx) = match self.create_channel(
                     b_uuid,
                     format!("loopback/{exten}-b"),
@@ -313,7 +339,10 @@ impl Switch {
                     tracing::warn!(error = %e, "bad far-end script");
                     HangupCause::InvalidNumberFormat
                 })?;
-                vars.set("originate_endpoint", name.split('/').next().unwrap_or("sofia"));
+                vars.set(
+                    "originate_endpoint",
+                    name.split('/').next().unwrap_or("sofia"),
+                );
                 let profile = CallerProfile {
                     dialplan: "xml".into(),
                     caller_id_name: cid_name.clone(),
@@ -329,7 +358,8 @@ impl Switch {
                     created_us: 0,
                     transfer_source: None,
                 };
-                let (a, a_rx) = self.create_channel(uuid, name.clone(), Direction::Outbound, profile, vars)?;
+                let (a, a_rx) =
+                    self.create_channel(uuid, name.clone(), Direction::Outbound, profile, vars)?;
                 a.update(|d| d.hit_dialplan = false);
                 let session = Session::new(self.clone(), a.clone(), a_rx, Some(far));
                 self.spawn(session, role(report));
@@ -341,7 +371,12 @@ impl Switch {
     /// `originate`: creates the call and waits until it is answered (or has
     /// early media, unless `ignore_early_media`), then runs the target on it.
     /// Returns the originated Channel's UUID, or the cause it failed with.
-    pub async fn originate(self: &Arc<Self>, dial: &DialString, target: Target, timeout: Option<Duration>) -> Result<String, HangupCause> {
+    pub async fn originate(
+        self: &Arc<Self>,
+        dial: &DialString,
+        target: Target,
+        timeout: Option<Duration>,
+    ) -> Result<String, HangupCause> {
         let timeout = dial
             .var("originate_timeout")
             .or_else(|| dial.var("call_timeout"))
@@ -352,7 +387,9 @@ impl Switch {
         let then = match target {
             Target::App { name, arg } => vec![AppCall::new(name, arg)],
             // An extension target transfers the answered leg into the dialplan.
-            Target::Extension { exten, context } => vec![AppCall::new("transfer", format!("{exten} XML {context}"))],
+            Target::Extension { exten, context } => {
+                vec![AppCall::new("transfer", format!("{exten} XML {context}"))]
+            }
         };
         let ignore_early_media = dial.ignore_early_media();
         let (tx, rx) = oneshot::channel();
@@ -384,7 +421,12 @@ impl Switch {
         report: oneshot::Sender<Result<(), HangupCause>>,
     ) -> Result<ChannelHandle, HangupCause> {
         let dial = DialString::parse(dial_string);
-        self.start_outbound(&dial, |report| Role::BridgeB { report, timeout }, report, (cid_name, cid_number))
+        self.start_outbound(
+            &dial,
+            |report| Role::BridgeB { report, timeout },
+            report,
+            (cid_name, cid_number),
+        )
     }
 
     /// Injects an inbound call: a Channel from the network that enters the
@@ -399,7 +441,10 @@ impl Switch {
         };
         let uuid = uuid::Uuid::new_v4().to_string();
         let name = format!("sofia/external/{}@{}", call.from, self.config.domain);
-        let cid_name = call.caller_name.clone().unwrap_or_else(|| call.from.clone());
+        let cid_name = call
+            .caller_name
+            .clone()
+            .unwrap_or_else(|| call.from.clone());
         let profile = CallerProfile {
             dialplan: "XML".into(),
             caller_id_name: cid_name.clone(),
@@ -411,7 +456,10 @@ impl Switch {
             ani: call.from.clone(),
             destination_number: call.to.clone(),
             source: "mod_sofia".into(),
-            context: call.context.clone().unwrap_or_else(|| self.config.inbound_context.clone()),
+            context: call
+                .context
+                .clone()
+                .unwrap_or_else(|| self.config.inbound_context.clone()),
             created_us: 0,
             transfer_source: None,
         };

@@ -58,7 +58,12 @@ pub const NOT_EMULATED: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
     Reply(String),
-    Event { name: String, channel: Option<String>, uuid: Option<String>, headers: Vec<String> },
+    Event {
+        name: String,
+        channel: Option<String>,
+        uuid: Option<String>,
+        headers: Vec<String>,
+    },
     Log,
 }
 
@@ -92,17 +97,26 @@ fn reply_key(frame: &Frame) -> String {
 
 /// Replaces UUIDs with `<uuid>`.
 pub fn normalise(s: &str) -> String {
-    let re = regex::Regex::new("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+    let re =
+        regex::Regex::new("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
     re.replace_all(s, "<uuid>").into_owned()
 }
 
 pub fn item_of(frame: &Frame) -> Item {
     match frame.content_type() {
         Some(ct) if ct.starts_with("text/event-") => {
-            let ev = frame.to_event().expect("event frame").expect("event parses");
+            let ev = frame
+                .to_event()
+                .expect("event frame")
+                .expect("event parses");
             let mut name = ev.event_name().map(|n| n.into_owned()).unwrap_or_default();
             if name == "CUSTOM" {
-                name = format!("CUSTOM:{}", ev.header("Action").map(|a| a.into_owned()).unwrap_or_default());
+                name = format!(
+                    "CUSTOM:{}",
+                    ev.header("Action")
+                        .map(|a| a.into_owned())
+                        .unwrap_or_default()
+                );
             }
             let headers = ev.headers().map(|(k, _)| k.into_owned()).collect();
             Item::Event {
@@ -123,7 +137,9 @@ pub fn recorded_frames(name: &str) -> Vec<Frame> {
     let mut codec = ClientCodec::new();
     let mut buf = bytes::BytesMut::from(&data[..]);
     let mut out = Vec::new();
-    while let Some(f) = tokio_util::codec::Decoder::decode(&mut codec, &mut buf).expect("fixture decodes") {
+    while let Some(f) =
+        tokio_util::codec::Decoder::decode(&mut codec, &mut buf).expect("fixture decodes")
+    {
         out.push(f);
     }
     out
@@ -135,18 +151,21 @@ pub fn recorded_commands(name: &str) -> Vec<(Bytes, usize)> {
     let dir = fixture_dir();
     let sent = std::fs::read(dir.join(format!("{name}.sent"))).expect("fixture .sent");
     let recv = std::fs::read(dir.join(format!("{name}.recv"))).expect("fixture .recv");
-    let timeline = std::fs::read_to_string(dir.join(format!("{name}.timeline.tsv"))).expect("timeline");
+    let timeline =
+        std::fs::read_to_string(dir.join(format!("{name}.timeline.tsv"))).expect("timeline");
     // Split .sent into commands: a header block, plus a body if it has a Content-Length.
     let mut cmds = Vec::new();
     let mut i = 0;
     while i < sent.len() {
-        let Some(end) = sent[i..].windows(2).position(|w| w == b"\n\n") else { break };
+        let Some(end) = sent[i..].windows(2).position(|w| w == b"\n\n") else {
+            break;
+        };
         let head = &sent[i..i + end];
         let mut next = i + end + 2;
-        if let Some(cl) = String::from_utf8_lossy(head)
-            .lines()
-            .find_map(|l| l.strip_prefix("Content-Length: ").map(|n| n.trim().parse::<usize>().unwrap_or(0)))
-        {
+        if let Some(cl) = String::from_utf8_lossy(head).lines().find_map(|l| {
+            l.strip_prefix("Content-Length: ")
+                .map(|n| n.trim().parse::<usize>().unwrap_or(0))
+        }) {
             next += cl;
         }
         cmds.push((i, Bytes::copy_from_slice(&sent[i..next])));
@@ -159,7 +178,11 @@ pub fn recorded_commands(name: &str) -> Vec<(Bytes, usize)> {
         .lines()
         .filter_map(|l| {
             let c: Vec<&str> = l.split('\t').collect();
-            Some((c.get(1)?.to_string(), c.get(2)?.parse().ok()?, c.get(3)?.parse().ok()?))
+            Some((
+                c.get(1)?.to_string(),
+                c.get(2)?.parse().ok()?,
+                c.get(3)?.parse().ok()?,
+            ))
         })
         .collect();
     let frame_ends = frame_ends(&recv);
@@ -184,7 +207,8 @@ fn frame_ends(data: &[u8]) -> Vec<usize> {
     let mut codec = ClientCodec::new();
     let mut buf = bytes::BytesMut::from(data);
     let mut ends = Vec::new();
-    while let Some(_f) = tokio_util::codec::Decoder::decode(&mut codec, &mut buf).expect("decodes") {
+    while let Some(_f) = tokio_util::codec::Decoder::decode(&mut codec, &mut buf).expect("decodes")
+    {
         ends.push(data.len() - buf.len());
     }
     ends
@@ -210,7 +234,10 @@ impl Roles {
     }
 
     pub fn uuid_of(&self, role: &str) -> Option<&str> {
-        self.by_uuid.iter().find(|(_, r)| *r == role).map(|(u, _)| u.as_str())
+        self.by_uuid
+            .iter()
+            .find(|(_, r)| *r == role)
+            .map(|(u, _)| u.as_str())
     }
 
     pub fn role_of(&self, uuid: &str) -> Option<&str> {
@@ -234,7 +261,12 @@ pub fn digest(items: &[Item], roles: &mut Roles) -> Digest {
         match item {
             Item::Reply(r) => d.replies.push(r.clone()),
             Item::Log => {}
-            Item::Event { name, channel, uuid, headers } => {
+            Item::Event {
+                name,
+                channel,
+                uuid,
+                headers,
+            } => {
                 if NOT_EMULATED.contains(&name.as_str()) {
                     continue;
                 }
@@ -242,7 +274,9 @@ pub fn digest(items: &[Item], roles: &mut Roles) -> Digest {
                     (Some(u), Some(c)) => roles.role(u, c),
                     _ => "-".to_owned(),
                 };
-                d.headers.entry(format!("{name} of {role}")).or_insert_with(|| headers.clone());
+                d.headers
+                    .entry(format!("{name} of {role}"))
+                    .or_insert_with(|| headers.clone());
                 d.events.entry(role).or_default().push(name.clone());
             }
         }
@@ -251,7 +285,10 @@ pub fn digest(items: &[Item], roles: &mut Roles) -> Digest {
 }
 
 fn counts(d: &Digest) -> (usize, BTreeMap<String, usize>) {
-    (d.replies.len(), d.events.iter().map(|(k, v)| (k.clone(), v.len())).collect())
+    (
+        d.replies.len(),
+        d.events.iter().map(|(k, v)| (k.clone(), v.len())).collect(),
+    )
 }
 
 /// A live replay connection.
@@ -294,12 +331,19 @@ impl Replay {
                 Ok(Some(Err(e))) => panic!("decoding the switch's output failed: {e}"),
                 Ok(None) => {
                     let d = digest(&self.items, &mut self.roles);
-                    assert!(done(&d), "connection closed while waiting for {what}; got {:?} in {d:#?}", counts(&d));
+                    assert!(
+                        done(&d),
+                        "connection closed while waiting for {what}; got {:?} in {d:#?}",
+                        counts(&d)
+                    );
                     return;
                 }
                 Err(_) => {
                     let d = digest(&self.items, &mut self.roles);
-                    panic!("the switch fell silent while waiting for {what}; got {:?} in {d:#?}", counts(&d))
+                    panic!(
+                        "the switch fell silent while waiting for {what}; got {:?} in {d:#?}",
+                        counts(&d)
+                    )
                 }
             }
         }
@@ -313,7 +357,8 @@ impl Replay {
 /// Maps UUIDs the recording's client sent to the ones this run uses.
 pub fn rewrite(cmd: &Bytes, recorded: &Roles, live: &Roles) -> Bytes {
     let text = String::from_utf8_lossy(cmd).into_owned();
-    let re = regex::Regex::new("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+    let re =
+        regex::Regex::new("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
     let out = re.replace_all(&text, |c: &regex::Captures| {
         let u = &c[0];
         match recorded.role_of(u).and_then(|role| live.uuid_of(role)) {
@@ -339,7 +384,11 @@ pub async fn replay_and_compare(name: &str, replay: &mut Replay) {
         let (_, mut want_events) = counts(&expected);
         want_events.remove("-");
         let want_replies = k + 1;
-        let what = String::from_utf8_lossy(&cmd).lines().next().unwrap_or("").to_owned();
+        let what = String::from_utf8_lossy(&cmd)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned();
         replay
             .read_until(&format!("what preceded `{what}`: {want_replies} replies, events per Channel {want_events:?}"), |d| {
                 let (replies, events) = counts(d);
@@ -371,11 +420,16 @@ pub async fn replay_and_compare(name: &str, replay: &mut Replay) {
         assert_eq!(mine, names, "{name}: events of {role} differ");
     }
     for (event, headers) in &expected.headers {
-        let Some(mine) = got.headers.get(event) else { continue };
+        let Some(mine) = got.headers.get(event) else {
+            continue;
+        };
         let missing: Vec<&String> = headers
             .iter()
             .filter(|h| !h.starts_with("variable_") && !mine.contains(h))
             .collect();
-        assert!(missing.is_empty(), "{name}: {event} lacks headers {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "{name}: {event} lacks headers {missing:?}"
+        );
     }
 }
