@@ -653,6 +653,16 @@ impl Event {
     /// serialising).
     pub fn parse_json(data: Bytes) -> Result<Event> {
         check_len(&data)?;
+        if let Some((fields, body, name_at)) = json_fast(&data) {
+            return Ok(Event {
+                buf: data,
+                enc: Encoding::Json,
+                fields,
+                owned: Vec::new(),
+                body,
+                name_at,
+            });
+        }
         let mut p = JsonScanner { b: &data[..], i: 0 };
         let mut lits = Owned::default();
         let mut name_at = NAME_NONE;
@@ -1583,6 +1593,136 @@ fn find_either(b: &[u8], mut i: usize, x: u8, y: u8) -> Option<usize> {
         .map(|p| i + p)
 }
 
+/// Positions of `"` and `\\` in a buffer, found eight bytes at a time with exact
+/// byte-equality masks.
+struct Quotes<'a> {
+    b: &'a [u8],
+    /// Offset of the word `mask` came from.
+    base: usize,
+    /// Remaining matches in that word (top bit of each matching byte).
+    mask: u64,
+}
+
+impl<'a> Quotes<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        let mut q = Quotes {
+            b,
+            base: 0,
+            mask: 0,
+        };
+        q.mask = q.word(0);
+        q
+    }
+
+    #[inline(always)]
+    fn eq(w: u64, pat: u64) -> u64 {
+        let x = w ^ pat;
+        !(((x & !HI) + !HI) | x) & HI
+    }
+
+    #[inline(always)]
+    fn word(&self, at: usize) -> u64 {
+        let mut a = [0u8; 8];
+        if let Some(c) = self.b.get(at..at + 8) {
+            a.copy_from_slice(c);
+        } else if let Some(rest) = self.b.get(at..) {
+            // Pad the tail with a byte that matches neither.
+            a = [0; 8];
+            a[..rest.len()].copy_from_slice(rest);
+            let w = u64::from_le_bytes(a);
+            let valid = if rest.is_empty() {
+                0
+            } else {
+                u64::MAX >> (64 - 8 * rest.len())
+            };
+            return (Self::eq(w, LO * b'"' as u64) | Self::eq(w, LO * b'\\' as u64)) & valid;
+        } else {
+            return 0;
+        }
+        let w = u64::from_le_bytes(a);
+        Self::eq(w, LO * b'"' as u64) | Self::eq(w, LO * b'\\' as u64)
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.base += 8;
+            if self.base >= self.b.len() {
+                return None;
+            }
+            self.mask = self.word(self.base);
+        }
+        let p = self.base + (self.mask.trailing_zeros() / 8) as usize;
+        self.mask &= self.mask - 1;
+        Some(p)
+    }
+}
+
+/// The shape FreeSWITCH always sends — `{"k":"v","k":"v",…}`, every value a string,
+/// no backslash anywhere — parsed by walking the quote positions. `None` sends the
+/// input to the general parser.
+fn json_fast(data: &Bytes) -> Option<(Vec<Field>, Option<Bytes>, u32)> {
+    let b = &data[..];
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let mut q = Quotes::new(b);
+    let mut fields: Vec<Field> = Vec::with_capacity(estimate_lines(b.len()));
+    let mut body = None;
+    let mut name_at = NAME_NONE;
+    loop {
+        let k0 = q.next()?;
+        if k0 != i || b[k0] != b'"' {
+            return None;
+        }
+        let k1 = q.next()?;
+        if b[k1] != b'"' || b.get(k1 + 1) != Some(&b':') {
+            return None;
+        }
+        let v0 = q.next()?;
+        if v0 != k1 + 2 || b[v0] != b'"' {
+            return None;
+        }
+        let v1 = q.next()?;
+        if b[v1] != b'"' {
+            return None;
+        }
+        let key = &b[k0 + 1..k1];
+        if key.len() == 5 && key.eq_ignore_ascii_case(b"_body") {
+            let prev_cl = fields.last().is_some_and(|f| match f.name {
+                Text::Span(a, e) => {
+                    b[a as usize..e as usize].eq_ignore_ascii_case(b"Content-Length")
+                }
+                Text::Owned(_) => false,
+            });
+            if prev_cl {
+                fields.pop();
+            }
+            body = (v1 > v0 + 1).then(|| data.slice(v0 + 1..v1));
+        } else {
+            if is_event_name(key) {
+                name_at = fields.len() as u32;
+            }
+            fields.push(Field {
+                name: Text::Span((k0 + 1) as u32, k1 as u32),
+                value: Text::Span((v0 + 1) as u32, v1 as u32),
+            });
+        }
+        i = v1 + 2;
+        match b.get(v1 + 1) {
+            Some(b',') => continue,
+            Some(b'}') => break,
+            _ => return None,
+        }
+    }
+    if q.next().is_some() || skip_ws(b, i) != b.len() {
+        return None;
+    }
+    Some((fields, body, name_at))
+}
+
 #[cold]
 #[inline(never)]
 fn expected(c: u8) -> Error {
@@ -1769,6 +1909,28 @@ mod tests {
         // Bytes just above a match (0x01 after 0x00 patterns) do not confuse it.
         let tricky = [b'"' ^ 1, b'"', 0x23, 0x22];
         assert_eq!(find_quote_or_backslash(&tricky, 0), Some(1));
+    }
+
+    #[test]
+    fn quote_positions_match_a_naive_scan() {
+        let samples: [&[u8]; 5] = [
+            b"",
+            b"\"",
+            br#"{"a":"b","ccccccccccccccc":"\\d"}"#,
+            b"\"\"\"\"\"\"\"\"\"\x22\x23\x21\xa2\x5c",
+            b"0123456\"",
+        ];
+        for s in samples {
+            let mut q = Quotes::new(s);
+            let mut got = Vec::new();
+            while let Some(p) = q.next() {
+                got.push(p);
+            }
+            let want: Vec<usize> = (0..s.len())
+                .filter(|&i| s[i] == b'"' || s[i] == b'\\')
+                .collect();
+            assert_eq!(got, want, "{s:?}");
+        }
     }
 
     #[test]

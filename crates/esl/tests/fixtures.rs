@@ -363,6 +363,13 @@ fn events_json_typed_headers() {
         }
         let v: serde_json::Value = serde_json::from_slice(fr.body().unwrap()).unwrap();
         let ev = fr.to_event().unwrap().unwrap();
+        // A space after the brace takes the general parser instead of the fast path:
+        // both must agree.
+        let mut spaced = b"{ ".to_vec();
+        spaced.extend_from_slice(&fr.body().unwrap()[1..]);
+        let general = Event::parse_json(Bytes::from(spaced)).unwrap();
+        assert_eq!(general, ev);
+        assert_eq!(general.event_name(), ev.event_name());
         let obj = v.as_object().unwrap();
         for (k, val) in obj {
             if k == "_body" {
