@@ -155,12 +155,63 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
 
+/// Where the scripted server runs: as a task on the client's own thread (both ends
+/// on one core), or on a thread of its own (the client's core does only the client).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    SameThread,
+    OwnThread,
+}
+
+enum ServerHandle {
+    Task(tokio::task::JoinHandle<()>),
+    Thread(std::thread::JoinHandle<()>),
+}
+
+impl ServerHandle {
+    async fn join(self) {
+        match self {
+            ServerHandle::Task(t) => t.await.unwrap(),
+            ServerHandle::Thread(t) => tokio::task::spawn_blocking(move || t.join().unwrap())
+                .await
+                .unwrap(),
+        }
+    }
+}
+
+async fn start_server(
+    data: std::sync::Arc<Vec<u8>>,
+    replies: usize,
+    mode: Server,
+) -> (std::net::SocketAddr, ServerHandle) {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let handle = match mode {
+        Server::SameThread => {
+            let listener = TcpListener::from_std(std_listener).unwrap();
+            ServerHandle::Task(tokio::spawn(serve(listener, data, replies)))
+        }
+        Server::OwnThread => ServerHandle::Thread(std::thread::spawn(move || {
+            runtime().block_on(async move {
+                let listener = TcpListener::from_std(std_listener).unwrap();
+                serve(listener, data, replies).await
+            })
+        })),
+    };
+    (addr, handle)
+}
+
 /// Our full inbound client over loopback TCP: connect, auth, subscribe, then receive
 /// `expected` events from its event channel.
 pub async fn esl_tcp(data: std::sync::Arc<Vec<u8>>, expected: usize) -> usize {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let server = tokio::spawn(serve(listener, data, 2));
+    esl_tcp_with(data, expected, Server::SameThread).await
+}
+
+/// [`esl_tcp`] with the server placed as given.
+pub async fn esl_tcp_with(data: std::sync::Arc<Vec<u8>>, expected: usize, mode: Server) -> usize {
+    let (addr, server) = start_server(data, 2, mode).await;
+    let addr = addr.to_string();
     let mut cfg = esl::ClientConfig::new(addr, "ClueCon");
     cfg.events = vec!["ALL".into()];
     cfg.reconnect = None;
@@ -183,7 +234,7 @@ pub async fn esl_tcp(data: std::sync::Arc<Vec<u8>>, expected: usize) -> usize {
     assert_eq!(client.stats().events_dropped, 0);
     drop(client);
     drop(events);
-    server.await.unwrap();
+    server.join().await;
     n
 }
 
@@ -234,9 +285,13 @@ pub async fn socket_pair() -> (TcpStream, TcpStream) {
 /// freeswitch-esl-tokio's client over loopback TCP: connect, auth, then receive
 /// `expected` events.
 pub async fn fsesl_tcp(data: std::sync::Arc<Vec<u8>>, expected: usize) -> usize {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(serve(listener, data, 1));
+    fsesl_tcp_with(data, expected, Server::SameThread).await
+}
+
+/// [`fsesl_tcp`] with the server placed as given.
+pub async fn fsesl_tcp_with(data: std::sync::Arc<Vec<u8>>, expected: usize, mode: Server) -> usize {
+    let (addr, server) = start_server(data, 1, mode).await;
+    let port = addr.port();
     let (client, mut events) =
         EslClient::connect_with_options("127.0.0.1", port, "ClueCon", fsesl_options())
             .await
@@ -258,7 +313,7 @@ pub async fn fsesl_tcp(data: std::sync::Arc<Vec<u8>>, expected: usize) -> usize 
     assert_eq!(client.dropped_event_count(), 0);
     drop(client);
     drop(events);
-    server.await.unwrap();
+    server.join().await;
     n
 }
 

@@ -78,5 +78,19 @@ fn main() {
             "freeswitch-esl-tokio 2.8.0",
             best(runs, || rt.block_on(fsesl_tcp(arc.clone(), events))),
         );
+        row(
+            "loopback TCP, server on another core",
+            "esl",
+            best(runs, || {
+                rt.block_on(esl_tcp_with(arc.clone(), events, Server::OwnThread))
+            }),
+        );
+        row(
+            "loopback TCP, server on another core",
+            "freeswitch-esl-tokio 2.8.0",
+            best(runs, || {
+                rt.block_on(fsesl_tcp_with(arc.clone(), events, Server::OwnThread))
+            }),
+        );
     }
 }
