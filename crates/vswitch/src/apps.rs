@@ -198,14 +198,26 @@ impl Session {
             }
         };
         let _ = stream.set_nodelay(true);
-        let conn = crate::server::Connection::new(
-            self.sw.clone(),
-            crate::server::Mode::Outbound {
-                uuid: self.uuid.clone(),
-                full,
-            },
-        );
+        let (tx, mut connected) = oneshot::channel();
+        let conn =
+            crate::server::Connection::outbound(self.sw.clone(), self.uuid.clone(), full, tx);
         self.sw.tracker.spawn(conn.serve(stream));
+        // mod_event_socket parks the Channel once the client has sent `connect`.
+        loop {
+            tokio::select! {
+                r = &mut connected => {
+                    if r.is_err() {
+                        return;
+                    }
+                    break;
+                }
+                w = self.wait(None, Interrupts::NONE) => {
+                    if matches!(w, Wake::Hangup | Wake::Transfer) {
+                        return;
+                    }
+                }
+            }
+        }
         self.park().await;
     }
 

@@ -22,6 +22,33 @@ use crate::event::{origin, SwitchEvent};
 use crate::session::{AppCall, Command};
 use crate::switch::Switch;
 
+/// The events `myevents` subscribes to (mod_event_socket's list).
+const MYEVENTS: &[&str] = &[
+    "CHANNEL_ANSWER",
+    "CHANNEL_APPLICATION",
+    "CHANNEL_BRIDGE",
+    "CHANNEL_CREATE",
+    "CHANNEL_DATA",
+    "CHANNEL_DESTROY",
+    "CHANNEL_EXECUTE",
+    "CHANNEL_EXECUTE_COMPLETE",
+    "CHANNEL_HANGUP",
+    "CHANNEL_HANGUP_COMPLETE",
+    "CHANNEL_ORIGINATE",
+    "CHANNEL_UUID",
+    "CHANNEL_OUTGOING",
+    "CHANNEL_PARK",
+    "CHANNEL_PROGRESS",
+    "CHANNEL_PROGRESS_MEDIA",
+    "CHANNEL_STATE",
+    "CHANNEL_UNBRIDGE",
+    "CHANNEL_UNPARK",
+    "DETECTED_SPEECH",
+    "DTMF",
+    "NOTALK",
+    "TALK",
+];
+
 /// Accepts connections until the switch's token is cancelled.
 pub(crate) async fn accept_loop(sw: Arc<Switch>, listener: TcpListener) {
     loop {
@@ -92,6 +119,8 @@ pub(crate) struct Connection {
     linger: Option<i64>,
     /// When the controlled Channel hung up (outbound mode).
     hung_up: bool,
+    /// Told when the client sends `connect` (outbound mode).
+    connected: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Connection {
@@ -108,7 +137,20 @@ impl Connection {
             only_uuid: None,
             linger: None,
             hung_up: false,
+            connected: None,
         }
+    }
+
+    /// An outbound connection that reports the client's `connect`.
+    pub(crate) fn outbound(
+        sw: Arc<Switch>,
+        uuid: String,
+        full: bool,
+        connected: tokio::sync::oneshot::Sender<()>,
+    ) -> Self {
+        let mut conn = Self::new(sw, Mode::Outbound { uuid, full });
+        conn.connected = Some(connected);
+        conn
     }
 
     /// Serves one connection until it closes.
@@ -212,6 +254,10 @@ impl Connection {
     }
 
     fn event_frame(&self, ev: &SwitchEvent) -> Option<Frame> {
+        if self.hung_up {
+            // The session is gone for an outbound socket once it hung up.
+            return None;
+        }
         if let Some(uuid) = &self.only_uuid {
             let mine = ev.header("Unique-ID") == Some(uuid.as_str())
                 || ev.header("Other-Leg-Unique-ID") == Some(uuid.as_str())
@@ -350,7 +396,7 @@ impl Connection {
                     self.format = f;
                 }
                 self.only_uuid = Some(uuid);
-                self.interest(|i| i.all = true);
+                self.interest(|i| i.names.extend(MYEVENTS.iter().map(|n| n.to_string())));
                 send(framed, reply("+OK Events Enabled")).await
             }
             EslCommand::NixEvent { events } => {
@@ -462,7 +508,11 @@ impl Connection {
             EslCommand::Connect => match &self.mode {
                 Mode::Outbound { uuid, full } => {
                     let frame = self.connect_reply(uuid, *full);
-                    send(framed, frame).await
+                    let next = send(framed, frame).await;
+                    if let Some(tx) = self.connected.take() {
+                        let _ = tx.send(());
+                    }
+                    next
                 }
                 Mode::Inbound => send(framed, reply("-ERR command not found")).await,
             },

@@ -54,3 +54,38 @@ async fn log_subscription_and_a_short_call_replay() {
 async fn uuid_bridge_and_a_two_member_conference_replay() {
     replay_fixture("bridge_and_conference").await;
 }
+
+/// The outbound pair: a control connection originates to 7200, whose
+/// dialplan runs `socket`; the switch connects out to the test's listener,
+/// and the recorded outbound session is replayed on that connection.
+async fn replay_outbound(outbound: &str, control: &str) {
+    let socket_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let socket_addr = socket_listener.local_addr().unwrap();
+    let mut config = fixture_config();
+    config.dialplan_xml = Some(
+        vswitch::dialplan::DEFAULT_DIALPLAN.replace("127.0.0.1:8084", &socket_addr.to_string()),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let vswitch = vswitch::start(listener, config).unwrap();
+    let addr = vswitch.local_addr();
+    let control = control.to_owned();
+    let control_task = tokio::spawn(async move {
+        let mut replay = Replay::connect(addr).await;
+        replay_and_compare(&control, &mut replay).await;
+    });
+    let (stream, _) = socket_listener.accept().await.unwrap();
+    let mut replay = Replay::over(stream);
+    replay_and_compare(outbound, &mut replay).await;
+    control_task.await.unwrap();
+    vswitch.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_outbound_socket_session_with_plain_linger_replays() {
+    replay_outbound("outbound_socket", "outbound_socket_control").await;
+}
+
+#[tokio::test]
+async fn an_outbound_socket_session_with_json_events_and_timed_linger_replays() {
+    replay_outbound("outbound_socket_json", "outbound_socket_json_control").await;
+}

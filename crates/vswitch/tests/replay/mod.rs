@@ -54,6 +54,16 @@ pub const NOT_EMULATED: &[&str] = &[
     "PRIVATE_COMMAND",
 ];
 
+/// Events whose presence in a recording was a race inside FreeSWITCH.
+fn racy(recording: &str, item: &Item) -> bool {
+    // The `socket` Application parks the Channel while the client sends
+    // `myevents`: the plain recording lost that race (no CHANNEL_PARK), the
+    // JSON one won it. The switch parks right after `connect`, as the plain
+    // recording shows.
+    recording == "outbound_socket_json"
+        && matches!(item, Item::Event { name, .. } if name == "CHANNEL_PARK")
+}
+
 /// One frame reduced to what the comparison looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
@@ -373,17 +383,25 @@ pub fn rewrite(cmd: &Bytes, recorded: &Roles, live: &Roles) -> Bytes {
 /// same order, the same events per Channel in the same order, and every
 /// header the recording's events carry (except channel variables) present.
 pub async fn replay_and_compare(name: &str, replay: &mut Replay) {
-    let recorded_items: Vec<Item> = recorded_frames(name).iter().map(item_of).collect();
+    let all_items: Vec<Item> = recorded_frames(name).iter().map(item_of).collect();
+    let without_races = |items: &[Item]| -> Vec<Item> {
+        items.iter().filter(|i| !racy(name, i)).cloned().collect()
+    };
+    let recorded_items = without_races(&all_items);
     let mut recorded_roles = Roles::default();
     let commands = recorded_commands(name);
+    // Inbound connections open with auth/request; outbound ones wait for `connect`.
+    let greeting = usize::from(
+        matches!(recorded_items.first(), Some(Item::Reply(r)) if r.starts_with("auth/request")),
+    );
     for (k, (cmd, before)) in commands.into_iter().enumerate() {
-        let expected = digest(&recorded_items[..before], &mut recorded_roles);
+        let expected = digest(&without_races(&all_items[..before]), &mut recorded_roles);
         // The greeting plus one reply per command sent so far, and the
         // Channels' events (switch-wide events like API are logged out of
         // order with the commands that cause them, so they do not pace).
         let (_, mut want_events) = counts(&expected);
         want_events.remove("-");
-        let want_replies = k + 1;
+        let want_replies = k + greeting;
         let what = String::from_utf8_lossy(&cmd)
             .lines()
             .next()
