@@ -121,6 +121,10 @@ pub(crate) struct Connection {
     hung_up: bool,
     /// Told when the client sends `connect` (outbound mode).
     connected: Option<tokio::sync::oneshot::Sender<()>>,
+    /// LFLAG_EVENTS: `event`, `nixevent` or `myevents` was accepted.
+    events_on: bool,
+    /// LFLAG_LOG: `log` was accepted.
+    logging: bool,
 }
 
 impl Connection {
@@ -138,6 +142,8 @@ impl Connection {
             linger: None,
             hung_up: false,
             connected: None,
+            events_on: false,
+            logging: false,
         }
     }
 
@@ -254,8 +260,9 @@ impl Connection {
     }
 
     fn event_frame(&self, ev: &SwitchEvent) -> Option<Frame> {
-        if self.hung_up {
-            // The session is gone for an outbound socket once it hung up.
+        if self.hung_up || !self.events_on {
+            // Nothing asked for (an outbound socket listens for its hangup
+            // regardless), or the outbound socket's session is gone.
             return None;
         }
         if let Some(uuid) = &self.only_uuid {
@@ -377,7 +384,11 @@ impl Connection {
             }
             EslCommand::Event { format, events } => {
                 self.format = format;
+                if events.is_empty() {
+                    return send(framed, reply("-ERR no keywords supplied")).await;
+                }
                 self.subscribe(&events);
+                self.events_on = true;
                 send(
                     framed,
                     reply(&format!("+OK event listener enabled {}", format.as_str())),
@@ -396,10 +407,15 @@ impl Connection {
                     self.format = f;
                 }
                 self.only_uuid = Some(uuid);
+                self.events_on = true;
                 self.interest(|i| i.names.extend(MYEVENTS.iter().map(|n| n.to_string())));
                 send(framed, reply("+OK Events Enabled")).await
             }
             EslCommand::NixEvent { events } => {
+                if events.is_empty() {
+                    return send(framed, reply("-ERR no keywords supplied")).await;
+                }
+                self.events_on = true;
                 self.interest(|i| {
                     for e in &events {
                         if e == "ALL" {
@@ -414,6 +430,9 @@ impl Connection {
                 send(framed, reply("+OK events nixed")).await
             }
             EslCommand::NoEvents => {
+                if !std::mem::take(&mut self.events_on) {
+                    return send(framed, reply("-ERR not listening for events")).await;
+                }
                 self.interest(|i| *i = Interest::default());
                 if matches!(self.mode, Mode::Outbound { .. }) {
                     self.interest(|i| {
@@ -475,11 +494,21 @@ impl Connection {
                 send(framed, reply(&text)).await
             }
             EslCommand::Log { level } => {
-                let level = level.unwrap_or_else(|| "7".into());
-                let n = log_level(&level);
+                let level = level.unwrap_or_default();
+                let Some(n) = log_level(&level) else {
+                    return send(framed, reply("-ERR invalid log level")).await;
+                };
+                self.logging = true;
                 send(framed, reply(&format!("+OK log level {level} [{n}]"))).await
             }
-            EslCommand::NoLog => send(framed, reply("+OK no longer logging")).await,
+            EslCommand::NoLog => {
+                let text = if std::mem::take(&mut self.logging) {
+                    "+OK no longer logging"
+                } else {
+                    "-ERR not loging"
+                };
+                send(framed, reply(text)).await
+            }
             EslCommand::DivertEvents(on) => {
                 let text = if on {
                     "+OK events diverted"
@@ -487,6 +516,11 @@ impl Connection {
                     "+OK events not diverted"
                 };
                 send(framed, reply(text)).await
+            }
+            EslCommand::Linger { .. } | EslCommand::NoLinger
+                if matches!(self.mode, Mode::Inbound) =>
+            {
+                send(framed, reply("-ERR not controlling a session")).await
             }
             EslCommand::Linger { seconds } => {
                 let text = match seconds {
@@ -701,8 +735,10 @@ fn split_command(command: &str) -> (&str, &str) {
     }
 }
 
-fn log_level(level: &str) -> u8 {
-    match level.to_ascii_lowercase().as_str() {
+/// `switch_log_str2level`: a level name or number; no argument means debug.
+fn log_level(level: &str) -> Option<u8> {
+    Some(match level.to_ascii_lowercase().as_str() {
+        "" | "debug" => 7,
         "console" => 0,
         "alert" => 1,
         "crit" => 2,
@@ -710,9 +746,8 @@ fn log_level(level: &str) -> u8 {
         "warning" => 4,
         "notice" => 5,
         "info" => 6,
-        "debug" => 7,
-        n => n.parse().unwrap_or(7).min(7),
-    }
+        n => n.parse::<u8>().ok().filter(|n| *n <= 7)?,
+    })
 }
 
 async fn send<S: AsyncRead + AsyncWrite + Unpin>(
