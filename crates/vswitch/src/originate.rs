@@ -135,25 +135,28 @@ fn parse_endpoint(s: &str) -> Endpoint {
             } else {
                 tail
             };
-            let user = target
-                .trim_start_matches("sip:")
-                .split('@')
-                .next()
-                .unwrap_or("")
-                .to_owned();
             Endpoint::FarEnd {
                 name: s.to_owned(),
-                user,
+                user: user_part(target.trim_start_matches("sip:")),
             }
         }
         "user" | "vswitch" => Endpoint::FarEnd {
             name: s.to_owned(),
-            user: rest.split('@').next().unwrap_or("").to_owned(),
+            user: user_part(rest),
         },
         "error" => {
             Endpoint::Error(HangupCause::parse(rest).unwrap_or(HangupCause::NormalTemporaryFailure))
         }
         _ => Endpoint::Unsupported(s.to_owned()),
+    }
+}
+
+/// The user part of `user@host`. A far-end script may itself contain `@`
+/// (`dtmf=12@3s`): only a trailing `@…` that is not a duration is a host.
+fn user_part(target: &str) -> String {
+    match target.rsplit_once('@') {
+        Some((user, host)) if crate::farend::duration(host).is_err() => user.to_owned(),
+        _ => target.to_owned(),
     }
 }
 
@@ -285,6 +288,12 @@ mod tests {
         );
         let d = DialString::parse("sofia/external/ring=2s;busy@127.0.0.1:5090");
         assert!(matches!(d.endpoint, Endpoint::FarEnd { ref user, .. } if user == "ring=2s;busy"));
+        let d = DialString::parse("sofia/external/dtmf=12@3s@127.0.0.1");
+        assert!(matches!(d.endpoint, Endpoint::FarEnd { ref user, .. } if user == "dtmf=12@3s"));
+        let d = DialString::parse("vswitch/answer;dtmf=12@3s");
+        assert!(
+            matches!(d.endpoint, Endpoint::FarEnd { ref user, .. } if user == "answer;dtmf=12@3s")
+        );
         assert_eq!(
             DialString::parse("error/user_busy").endpoint,
             Endpoint::Error(HangupCause::UserBusy)
