@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use esl::{ClientCodec, Event, Frame};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
