@@ -1,3 +1,6 @@
+//! Profiling helper: decodes the recorded stream from memory in a loop, for `perf` or
+//! `valgrind --tool=callgrind` (`ITERS=1 valgrind --tool=callgrind target/release/examples/prof json`).
+
 use esl::EventFormat;
 use esl_compare::*;
 fn main() {
