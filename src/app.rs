@@ -5,10 +5,12 @@ use std::path::Path;
 
 use url::Url;
 
-use crate::config::Config;
+use crate::config::{Config, EslNode, MediaNodes};
 use crate::media::{Media, MediaError};
 use crate::metrics::Metrics;
+use crate::router::{CallRouter, RouterConfig};
 use crate::store::{Account, Store, StoreError};
+use crate::webhook::Webhooks;
 
 /// Shared by every request handler and background task.
 pub struct App {
@@ -20,6 +22,11 @@ pub struct App {
     pub public_url: Url,
     /// The media layer: Play and Say audio, cached for the media nodes.
     pub media: Media,
+    pub router: CallRouter,
+    /// The built-in virtual switch, when it is the media node.
+    pub vswitch: std::sync::Mutex<Option<vswitch::VSwitch>>,
+    /// How many media nodes should be connected.
+    pub expected_nodes: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +38,8 @@ pub enum StartError {
         url: String,
         source: redis::RedisError,
     },
+    #[error("the embedded virtual switch: {0}")]
+    VSwitch(String),
     #[error("media layer: {0}")]
     Media(#[from] MediaError),
     #[error("cannot write {path}: {source}")]
@@ -49,6 +58,24 @@ impl App {
             Some(url) => Some(connect_redis(url).await?),
             None => None,
         };
+        let router = CallRouter::new(RouterConfig {
+            store: store.clone(),
+            webhooks: Webhooks::new(config.webhook_timeout),
+            dial_template: config.dial_template.clone(),
+            public_url: public_url.clone(),
+            recordings_dir: absolute(&config.data_dir.join("recordings")),
+        });
+        let (vswitch, nodes) = match &config.media_nodes {
+            MediaNodes::Embedded => {
+                let (vswitch, node) = start_vswitch(&config).await?;
+                (Some(vswitch), vec![node])
+            }
+            MediaNodes::Esl(nodes) => (None, nodes.clone()),
+        };
+        let expected_nodes = nodes.len();
+        for node in nodes {
+            connect_node(router.clone(), node).await;
+        }
         let metrics = Metrics::new();
         let media = Media::open(config.media.clone(), store.clone(), &metrics, &public_url).await?;
         Ok(App {
@@ -58,7 +85,67 @@ impl App {
             metrics,
             public_url,
             media,
+            router,
+            vswitch: std::sync::Mutex::new(vswitch),
+            expected_nodes,
         })
+    }
+
+    /// Ends every call and stops the media nodes' connections and the embedded switch.
+    pub async fn shutdown(&self) {
+        self.router.shutdown().await;
+        let vswitch = self
+            .vswitch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(vswitch) = vswitch {
+            vswitch.shutdown().await;
+        }
+        self.store.close().await;
+    }
+}
+
+fn absolute(path: &Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// Starts the built-in virtual switch on a free loopback port with a fresh password.
+async fn start_vswitch(config: &Config) -> Result<(vswitch::VSwitch, EslNode), StartError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| StartError::VSwitch(e.to_string()))?;
+    let password = crate::sid::new_secret();
+    let vswitch_config = vswitch::Config {
+        password: password.clone(),
+        speed: config.vswitch_speed,
+        sounds_dir: absolute(&config.data_dir),
+        recordings_dir: absolute(&config.data_dir.join("recordings")),
+        ..vswitch::Config::default()
+    };
+    let vswitch =
+        vswitch::start(listener, vswitch_config).map_err(|e| StartError::VSwitch(e.to_string()))?;
+    let node = EslNode {
+        host: "127.0.0.1".into(),
+        port: vswitch.local_addr().port(),
+        password,
+    };
+    Ok((vswitch, node))
+}
+
+/// Connects a media node now, or keeps trying in the background: a node that
+/// is down at start-up joins when it comes up.
+async fn connect_node(router: CallRouter, node: EslNode) {
+    if let Err(e) = router.add_node(&node).await {
+        tracing::error!(error = %e, "media node unreachable; retrying every 5 s");
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                if router.add_node(&node).await.is_ok() {
+                    return;
+                }
+            }
+        });
     }
 }
 

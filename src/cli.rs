@@ -104,7 +104,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     tracing::info!(listen = %bound, public_url = %app.public_url, database = %redact(&app.config.database_url), "switchboard serving");
     crate::server::serve(listener, app.clone(), shutdown).await?;
-    app.store.close().await;
+    app.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -32,6 +32,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// How long in-flight work may run after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// How long an application may take to answer a webhook.
+    pub webhook_timeout: Duration,
+    /// Time compression of the embedded virtual switch (1 is real time).
+    pub vswitch_speed: f64,
 }
 
 /// Where calls are placed.
@@ -103,6 +107,8 @@ const KEYS: &[(&str, &str)] = &[
     ("tts_engines", "SWITCHBOARD_TTS_ENGINES"),
     ("log_format", "SWITCHBOARD_LOG_FORMAT"),
     ("shutdown_grace_secs", "SWITCHBOARD_SHUTDOWN_GRACE_SECS"),
+    ("webhook_timeout_secs", "SWITCHBOARD_WEBHOOK_TIMEOUT_SECS"),
+    ("vswitch_speed", "SWITCHBOARD_VSWITCH_SPEED"),
 ];
 
 /// The dial string that reaches the virtual switch's scripted far ends.
@@ -272,6 +278,20 @@ impl Config {
             ),
             None => Duration::from_secs(10),
         };
+        let webhook_timeout = match values.get("webhook_timeout_secs") {
+            Some((key, v)) => match v.parse::<u64>() {
+                Ok(secs) if (1..=600).contains(&secs) => Duration::from_secs(secs),
+                _ => return Err(invalid(key, v, "expected whole seconds from 1 to 600")),
+            },
+            None => Duration::from_secs(15),
+        };
+        let vswitch_speed = match values.get("vswitch_speed") {
+            Some((key, v)) => match v.parse::<f64>() {
+                Ok(speed) if (0.01..=1000.0).contains(&speed) => speed,
+                _ => return Err(invalid(key, v, "expected a factor from 0.01 to 1000")),
+            },
+            None => 1.0,
+        };
         Ok(Config {
             listen,
             public_url,
@@ -284,6 +304,8 @@ impl Config {
             media,
             log_format,
             shutdown_grace,
+            webhook_timeout,
+            vswitch_speed,
         })
     }
 

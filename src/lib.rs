@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod media;
 pub mod metrics;
+pub mod router;
 pub mod server;
 pub mod sid;
 pub mod store;

@@ -99,7 +99,9 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
             Some(pong.map(|_| ()).map_err(|e| e.to_string()))
         }
     };
-    let ready = database.is_ok() && redis.as_ref().is_none_or(Result::is_ok);
+    let nodes = app.router.nodes();
+    let nodes_ready = nodes.len() == app.expected_nodes;
+    let ready = database.is_ok() && redis.as_ref().is_none_or(Result::is_ok) && nodes_ready;
     let show = |r: &Result<(), String>| match r {
         Ok(()) => "ok".to_owned(),
         Err(e) => e.clone(),
@@ -108,6 +110,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
         "ready": ready,
         "database": show(&database),
         "redis": redis.as_ref().map(show).unwrap_or_else(|| "not configured".to_owned()),
+        "media_nodes": {"connected": nodes, "expected": app.expected_nodes},
     });
     let status = if ready {
         StatusCode::OK

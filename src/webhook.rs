@@ -12,7 +12,8 @@ use sha1::Sha1;
 pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
-    let mut mac = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key length");
     mac.update(url.as_bytes());
     for (name, value) in sorted {
         mac.update(name.as_bytes());
@@ -69,7 +70,11 @@ pub enum WebhookError {
     #[error("{url} did not answer within {secs} s")]
     Timeout { url: String, secs: u64 },
     #[error("{url} answered HTTP {status}")]
-    Status { url: String, status: u16, body: String },
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
     #[error("{url} answered more than {limit} bytes")]
     TooLarge { url: String, limit: usize },
 }
@@ -89,7 +94,10 @@ impl Webhooks {
         // One process-wide TLS provider; a second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
-            .user_agent(concat!("TwilioProxy/1.1 Switchboard/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "TwilioProxy/1.1 Switchboard/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .connect_timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
@@ -111,7 +119,9 @@ impl Webhooks {
             Method::Get => {
                 url.query_pairs_mut().extend_pairs(&request.params);
                 let signed = signature(auth_token, url.as_str(), &[]);
-                self.http.get(url.clone()).header("X-Twilio-Signature", signed)
+                self.http
+                    .get(url.clone())
+                    .header("X-Twilio-Signature", signed)
             }
             Method::Post => {
                 let signed = signature(auth_token, url.as_str(), &request.params);
@@ -205,7 +215,11 @@ mod tests {
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
         assert_eq!(
-            signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", &params),
+            signature(
+                "12345",
+                "https://mycompany.com/myapp.php?foo=1&bar=2",
+                &params
+            ),
             "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
         );
     }

@@ -33,6 +33,14 @@ pub const fn param(name: &'static str, kind: FieldKind) -> Param {
     }
 }
 
+pub const fn required(name: &'static str, kind: FieldKind) -> Param {
+    Param {
+        name,
+        kind,
+        required: true,
+    }
+}
+
 /// What a successful answer carries.
 #[derive(Debug, Clone, Copy)]
 pub enum Answer {
@@ -63,6 +71,7 @@ impl Endpoint {
             .replace("{AccountSid}.json", "{account}")
             .replace("{AccountSid}", "{account}")
             .replace("{Sid}.json", "{sid}")
+            .replace("{Sid}", "{sid}")
     }
 }
 

@@ -4,9 +4,11 @@
 
 mod accounts;
 mod auth;
+mod calls;
 mod endpoint;
 mod error;
 mod keys;
+mod logs;
 mod page;
 mod params;
 mod resource;
@@ -114,10 +116,181 @@ pub fn endpoints() -> Vec<Endpoint> {
             handler: delete(keys::delete),
         },
     ];
+    endpoints.extend(call_endpoints());
     for resource in resource::RESOURCES {
         endpoints.extend(resource.endpoints());
     }
     endpoints
+}
+
+fn call_endpoints() -> Vec<Endpoint> {
+    use axum::routing::{delete, get, post};
+    use endpoint::{param, Answer, Verb};
+    use resource::FieldKind::{Method, PhoneNumber, Text, Url};
+
+    let account = format!("/{VERSION}/Accounts/{{AccountSid}}");
+    let endpoint =
+        |verb, path: String, operation: &str, summary: &str, params, answer, handler| Endpoint {
+            verb,
+            path,
+            operation: operation.into(),
+            summary: summary.into(),
+            params,
+            answer,
+            handler,
+        };
+    let call_filters = with_paging(vec![
+        param("To", PhoneNumber),
+        param("From", PhoneNumber),
+        param("Status", Text),
+        param("ParentCallSid", Text),
+        param("StartTime", Text),
+        param("StartTime>", Text),
+        param("StartTime<", Text),
+    ]);
+    vec![
+        endpoint(
+            Verb::Get,
+            format!("{account}/Calls.json"),
+            "listCall",
+            "List calls, newest first",
+            call_filters,
+            Answer::Page { key: "calls" },
+            get(calls::list),
+        ),
+        endpoint(
+            Verb::Post,
+            format!("{account}/Calls.json"),
+            "createCall",
+            "Place an outbound call",
+            vec![
+                endpoint::required("To", PhoneNumber),
+                endpoint::required("From", PhoneNumber),
+                param("Url", Url),
+                param("Twiml", Text),
+                param("ApplicationSid", Text),
+                param("Method", Method),
+                param("FallbackUrl", Url),
+                param("FallbackMethod", Method),
+                param("StatusCallback", Url),
+                param("StatusCallbackEvent", Text),
+                param("StatusCallbackMethod", Method),
+                param("Timeout", Text),
+            ],
+            Answer::One { status: 201 },
+            post(calls::create),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{account}/Calls/{{Sid}}.json"),
+            "fetchCall",
+            "Fetch a call",
+            vec![],
+            Answer::One { status: 200 },
+            get(calls::fetch),
+        ),
+        endpoint(
+            Verb::Post,
+            format!("{account}/Calls/{{Sid}}.json"),
+            "updateCall",
+            "Redirect a live call (Url, Twiml) or end it (Status)",
+            vec![
+                param("Url", Url),
+                param("Method", Method),
+                param("Twiml", Text),
+                param("Status", Text),
+                param("FallbackUrl", Url),
+                param("FallbackMethod", Method),
+            ],
+            Answer::One { status: 200 },
+            post(calls::update),
+        ),
+        endpoint(
+            Verb::Delete,
+            format!("{account}/Calls/{{Sid}}.json"),
+            "deleteCall",
+            "Delete a finished call's record",
+            vec![],
+            Answer::Nothing,
+            delete(calls::delete),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{account}/Calls/{{Sid}}/Notifications.json"),
+            "listCallNotification",
+            "A call's notifications",
+            with_paging(vec![]),
+            Answer::Page {
+                key: "notifications",
+            },
+            get(logs::list_call_notifications),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{account}/Calls/{{Sid}}/Recordings.json"),
+            "listCallRecording",
+            "A call's recordings",
+            with_paging(vec![]),
+            Answer::Page { key: "recordings" },
+            get(logs::list_call_recordings),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{account}/Notifications.json"),
+            "listNotification",
+            "The account's notifications",
+            with_paging(vec![param("CallSid", Text)]),
+            Answer::Page {
+                key: "notifications",
+            },
+            get(logs::list_notifications),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{account}/Notifications/{{Sid}}.json"),
+            "fetchNotification",
+            "Fetch a notification",
+            vec![],
+            Answer::One { status: 200 },
+            get(logs::fetch_notification),
+        ),
+        endpoint(
+            Verb::Delete,
+            format!("{account}/Notifications/{{Sid}}.json"),
+            "deleteNotification",
+            "Delete a notification",
+            vec![],
+            Answer::Nothing,
+            delete(logs::delete_notification),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{account}/Recordings.json"),
+            "listRecording",
+            "The account's recordings",
+            with_paging(vec![param("CallSid", Text)]),
+            Answer::Page { key: "recordings" },
+            get(logs::list_recordings),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{account}/Recordings/{{Sid}}.json"),
+            "fetchRecording",
+            "A recording; `.wav` instead of `.json` gives its audio",
+            vec![],
+            Answer::One { status: 200 },
+            get(logs::fetch_recording),
+        ),
+        endpoint(
+            Verb::Delete,
+            format!("{account}/Recordings/{{Sid}}.json"),
+            "deleteRecording",
+            "Delete a recording and its audio",
+            vec![],
+            Answer::Nothing,
+            delete(logs::delete_recording),
+        ),
+    ]
 }
 
 /// Adds Twilio's paging parameters to a list's filters.

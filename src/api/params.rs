@@ -34,6 +34,15 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value given for a repeated parameter, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     pub fn require(&self, name: &str, code: u32) -> Result<&str, ApiError> {
         match self.get(name) {
             Some(v) if !v.trim().is_empty() => Ok(v),
@@ -144,8 +153,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_last_value_of_a_repeated_parameter_wins() {
-        let p = Params::parse(b"Url=a&Url=b");
+    fn repeated_parameters_keep_every_value_and_the_last_wins_for_one() {
+        let p = Params::parse(
+            b"StatusCallbackEvent=initiated&StatusCallbackEvent=answered&Url=a&Url=b",
+        );
+        assert_eq!(p.all("StatusCallbackEvent"), ["initiated", "answered"]);
         assert_eq!(p.get("Url"), Some("b"));
     }
 

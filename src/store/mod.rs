@@ -5,11 +5,16 @@
 //! to the types both share (text, 64-bit integers); times are Unix milliseconds.
 
 mod accounts;
+mod calls;
 mod listing;
 mod records;
 
 pub use accounts::{
     account_from_row, secret_digest, Account, AccountStatus, ApiKey, ACCOUNT_COLUMNS,
+};
+pub use calls::{
+    call_from_row, recording_from_row, Call, CallStatus, Notification, Recording, CALL_COLUMNS,
+    NOTIFICATION_COLUMNS, RECORDING_COLUMNS,
 };
 pub use listing::{Cursor, Listing, Page, PageRequest};
 pub use records::{Column, Record};

@@ -29,6 +29,153 @@ pub enum Db {
     Postgres,
 }
 
+/// A developer's application: an HTTP server that answers each path with the
+/// TwiML given for it and records every request it receives.
+pub struct AppServer {
+    pub addr: SocketAddr,
+    pub requests: Arc<std::sync::Mutex<Vec<AppRequest>>>,
+    documents: Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, String, String)>>>,
+}
+
+/// One request an application received.
+#[derive(Debug, Clone)]
+pub struct AppRequest {
+    pub method: String,
+    pub path: String,
+    pub url: String,
+    pub params: Vec<(String, String)>,
+    pub signature: Option<String>,
+}
+
+impl AppRequest {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl AppServer {
+    pub async fn start() -> AppServer {
+        use axum::extract::{Request, State};
+        type Shared = (
+            Arc<std::sync::Mutex<Vec<AppRequest>>>,
+            Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, String, String)>>>,
+            SocketAddr,
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let documents = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        async fn handle(
+            State((requests, documents, addr)): State<Shared>,
+            request: Request,
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            let method = request.method().to_string();
+            let path = request.uri().path().to_owned();
+            let url = format!("http://{addr}{}", request.uri());
+            let signature = request
+                .headers()
+                .get("x-twilio-signature")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let query = request.uri().query().unwrap_or_default().to_owned();
+            let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let mut params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect();
+            params.extend(url::form_urlencoded::parse(&body).into_owned());
+            requests.lock().unwrap().push(AppRequest {
+                method,
+                path: path.clone(),
+                url,
+                params,
+                signature,
+            });
+            let answer = documents.lock().unwrap().get(&path).cloned();
+            match answer {
+                Some((status, content_type, body)) => (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    [(axum::http::header::CONTENT_TYPE, content_type)],
+                    body,
+                )
+                    .into_response(),
+                None => (axum::http::StatusCode::OK, "").into_response(),
+            }
+        }
+        let router = axum::Router::new().fallback(handle).with_state((
+            requests.clone(),
+            documents.clone(),
+            addr,
+        ));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        AppServer {
+            addr,
+            requests,
+            documents,
+        }
+    }
+
+    /// Answers `path` with this TwiML.
+    pub fn twiml(&self, path: &str, xml: &str) {
+        self.answer(path, 200, "application/xml", xml);
+    }
+
+    pub fn answer(&self, path: &str, status: u16, content_type: &str, body: &str) {
+        self.documents.lock().unwrap().insert(
+            path.to_owned(),
+            (status, content_type.to_owned(), body.to_owned()),
+        );
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// The requests received so far for `path`.
+    pub fn requests_to(&self, path: &str) -> Vec<AppRequest> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+
+    /// Every path requested, in order.
+    pub fn paths(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect()
+    }
+}
+
+/// Waits (at most 30 s) for `probe` to return something.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
 /// A running server and what it needs to be torn down.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -66,7 +213,7 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.expect("server task").expect("server result");
         }
-        self.app.store.close().await;
+        self.app.shutdown().await;
         if let Some(name) = self.postgres_db.take() {
             let admin = switchboard::store::Store::connect(&postgres_url())
                 .await
@@ -87,8 +234,14 @@ impl TestAppBuilder {
     }
 
     pub async fn start(self) -> TestApp {
+        // RUST_LOG=debug shows the server's log beside a failing test.
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        }
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::embedded(dir.path());
+        // Far ends ring and talk 20 times faster than life.
+        config.vswitch_speed = 20.0;
         let mut postgres_db = None;
         if self.db == Db::Postgres {
             let name = format!("sb_test_{}", switchboard::sid::new_secret());

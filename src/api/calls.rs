@@ -1,0 +1,465 @@
+//! `/2010-04-01/Accounts/{AccountSid}/Calls`: place, follow, steer and list
+//! calls; their notifications and recordings.
+
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::auth::Scope;
+use super::page::{envelope, page_request};
+use super::params::{check_url, invalid, Form, Params, INVALID_URL};
+use super::resource::is_e164;
+use super::{json_segment, rfc2822, ApiError, VERSION};
+use crate::app::App;
+use crate::router::{Control, Instructions, RouterError};
+use crate::sid::{Kind, Sid};
+use crate::store::{call_from_row, now_millis, Call, CallStatus, Listing, Record, CALL_COLUMNS};
+use crate::webhook::Method;
+
+const STATUS_CALLBACK_EVENTS: [&str; 4] = ["initiated", "ringing", "answered", "completed"];
+
+/// A party Switchboard can call: an E.164 number, a `client:` or a `sip:` address.
+fn is_callable(to: &str) -> bool {
+    is_e164(to) || to.starts_with("client:") || to.starts_with("sip:")
+}
+
+/// A call in Twilio's JSON shape.
+pub fn call_json(call: &Call) -> Value {
+    let uri = format!(
+        "/{VERSION}/Accounts/{}/Calls/{}",
+        call.account_sid, call.sid
+    );
+    json!({
+        "account_sid": call.account_sid,
+        "annotation": null,
+        "answered_by": call.answered_by,
+        "api_version": VERSION,
+        "caller_name": call.caller_name,
+        "date_created": rfc2822(call.date_created),
+        "date_updated": rfc2822(call.date_updated),
+        "direction": call.direction,
+        "duration": call.duration.map(|d| d.to_string()),
+        "end_time": call.end_time.map(rfc2822),
+        "forwarded_from": call.forwarded_from,
+        "from": call.from,
+        "from_formatted": call.from,
+        "group_sid": null,
+        "parent_call_sid": call.parent_call_sid,
+        "phone_number_sid": call.phone_number_sid,
+        "price": null,
+        "price_unit": "USD",
+        "queue_time": "0",
+        "sid": call.sid,
+        "start_time": call.start_time.map(rfc2822),
+        "status": call.status.as_str(),
+        "subresource_uris": {
+            "notifications": format!("{uri}/Notifications.json"),
+            "recordings": format!("{uri}/Recordings.json"),
+        },
+        "to": call.to,
+        "to_formatted": call.to,
+        "trunk_sid": null,
+        "uri": format!("{uri}.json"),
+    })
+}
+
+/// Where a new call's instructions come from.
+struct Source {
+    url: Option<String>,
+    method: Method,
+    twiml: Option<String>,
+    application_sid: Option<String>,
+}
+
+/// Reads Url, Twiml or ApplicationSid (one is required).
+async fn source_of(app: &App, account_sid: &str, params: &Params) -> Result<Source, ApiError> {
+    let method = Method::parse(params.method("Method")?.as_deref());
+    if let Some(twiml) = params.get("Twiml").filter(|t| !t.trim().is_empty()) {
+        twiml::parse_xml(twiml).map_err(|e| {
+            ApiError::bad_request(e.code(), format!("Twiml is not valid TwiML: {e}"))
+        })?;
+        let twiml = Some(twiml.to_owned());
+        return Ok(Source {
+            url: None,
+            method,
+            twiml,
+            application_sid: None,
+        });
+    }
+    if let Some(url) = params.url("Url", INVALID_URL)? {
+        return Ok(Source {
+            url: Some(url),
+            method,
+            twiml: None,
+            application_sid: None,
+        });
+    }
+    if let Some(app_sid) = params.get("ApplicationSid").filter(|s| !s.is_empty()) {
+        let record = Record {
+            table: "applications",
+            sid: app_sid,
+            account_sid,
+        };
+        let row = app
+            .store
+            .fetch_record(&record, "voice_url, voice_method")
+            .await?
+            .ok_or_else(|| {
+                invalid(
+                    "ApplicationSid",
+                    app_sid,
+                    "is not an Application of this account",
+                )
+            })?;
+        use sqlx::Row;
+        let url: Option<String> = row
+            .try_get("voice_url")
+            .map_err(|e| ApiError::internal(&e))?;
+        let url = url.ok_or_else(|| {
+            ApiError::bad_request(21205, format!("Application {app_sid} has no VoiceUrl."))
+        })?;
+        let method: String = row
+            .try_get("voice_method")
+            .map_err(|e| ApiError::internal(&e))?;
+        return Ok(Source {
+            url: Some(url),
+            method: Method::parse(Some(&method)),
+            twiml: None,
+            application_sid: Some(app_sid.to_owned()),
+        });
+    }
+    Err(ApiError::bad_request(
+        21205,
+        "Url, Twiml or ApplicationSid is required.",
+    ))
+}
+
+/// `POST …/Calls.json`: places an outbound call.
+pub async fn create(
+    State(app): State<Arc<App>>,
+    scope: Scope,
+    Form(params): Form,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let to = params
+        .get("To")
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request(21201, "No 'To' number is specified"))?;
+    if !is_callable(to) {
+        return Err(ApiError::bad_request(
+            21211,
+            format!("Invalid 'To' Phone Number: {to}"),
+        ));
+    }
+    let from = params
+        .get("From")
+        .or(params.get("CallerId"))
+        .filter(|f| !f.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request(21213, "No 'From' number is specified"))?;
+    if !is_callable(from) {
+        return Err(ApiError::bad_request(
+            21212,
+            format!("Invalid 'From' Phone Number: {from}"),
+        ));
+    }
+    for unsupported in [
+        "Record",
+        "SendDigits",
+        "MachineDetection",
+        "AsyncAmd",
+        "Trim",
+    ] {
+        if params
+            .get(unsupported)
+            .is_some_and(|v| !v.is_empty() && v != "false")
+        {
+            return Err(invalid(
+                unsupported,
+                params.get(unsupported).unwrap_or_default(),
+                "is not supported by Switchboard yet",
+            ));
+        }
+    }
+    let Source {
+        url,
+        method,
+        twiml,
+        application_sid,
+    } = source_of(&app, &scope.account.sid, &params).await?;
+    let fallback_url = params.url("FallbackUrl", INVALID_URL)?;
+    let fallback_method = params
+        .method("FallbackMethod")?
+        .unwrap_or_else(|| "POST".into());
+    let status_callback = params.url("StatusCallback", INVALID_URL)?;
+    let status_callback_method = params
+        .method("StatusCallbackMethod")?
+        .unwrap_or_else(|| "POST".into());
+    let mut events = Vec::new();
+    for event in params.all("StatusCallbackEvent") {
+        for event in event.split_whitespace() {
+            if !STATUS_CALLBACK_EVENTS.contains(&event) {
+                return Err(invalid(
+                    "StatusCallbackEvent",
+                    event,
+                    "must be initiated, ringing, answered or completed",
+                ));
+            }
+            events.push(event);
+        }
+    }
+    if events.is_empty() {
+        events.push("completed");
+    }
+    let timeout = params.integer("Timeout", 1..=600)?.unwrap_or(60);
+    let now = now_millis();
+    let call = Call {
+        sid: Sid::new(Kind::Call).to_string(),
+        account_sid: scope.account.sid.clone(),
+        parent_call_sid: None,
+        direction: "outbound-api".into(),
+        from: from.to_owned(),
+        to: to.to_owned(),
+        caller_name: None,
+        forwarded_from: None,
+        status: CallStatus::Queued,
+        answered_by: None,
+        phone_number_sid: None,
+        application_sid,
+        url: url.clone(),
+        method: method.as_str().into(),
+        fallback_url: fallback_url.clone(),
+        fallback_method: fallback_method.clone(),
+        twiml: twiml.clone(),
+        status_callback,
+        status_callback_method,
+        status_callback_events: events.join(" "),
+        timeout_secs: timeout,
+        node: None,
+        channel_uuid: None,
+        start_time: None,
+        end_time: None,
+        duration: None,
+        date_created: now,
+        date_updated: now,
+    };
+    app.store.insert_call(&call).await?;
+    let instructions = match (url, twiml) {
+        (_, Some(twiml)) => Instructions::Inline(twiml),
+        (Some(url), None) => Instructions::Fetch {
+            url,
+            method,
+            fallback: fallback_url.map(|f| (f, Method::parse(Some(&fallback_method)))),
+        },
+        (None, None) => unreachable!("source_of gives a Url or Twiml"),
+    };
+    let body = call_json(&call);
+    if let Err(e) = app
+        .router
+        .place(call.clone(), scope.account.auth_token.clone(), instructions)
+    {
+        app.store
+            .set_call_status(
+                &call.sid,
+                CallStatus::Failed,
+                None,
+                Some(now_millis()),
+                Some(0),
+            )
+            .await?;
+        return Err(match e {
+            RouterError::NoNode => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                20503,
+                "No media node is available.",
+            ),
+            other => ApiError::internal(&other),
+        });
+    }
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+async fn owned_call(app: &App, scope: &Scope, segment: &str, path: &str) -> Result<Call, ApiError> {
+    let sid = json_segment(segment, path)?;
+    app.store
+        .call(&scope.account.sid, sid)
+        .await?
+        .ok_or_else(|| ApiError::not_found(path))
+}
+
+pub async fn fetch(
+    State(app): State<Arc<App>>,
+    scope: Scope,
+    OriginalUri(uri): OriginalUri,
+    Path((_, segment)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(call_json(
+        &owned_call(&app, &scope, &segment, uri.path()).await?,
+    )))
+}
+
+/// `POST …/Calls/{Sid}.json`: Url/Twiml redirect a live call; Status ends it.
+pub async fn update(
+    State(app): State<Arc<App>>,
+    scope: Scope,
+    OriginalUri(uri): OriginalUri,
+    Path((_, segment)): Path<(String, String)>,
+    Form(params): Form,
+) -> Result<Json<Value>, ApiError> {
+    let call = owned_call(&app, &scope, &segment, uri.path()).await?;
+    let control = match params.get("Status") {
+        Some("completed") => Some(Control::End(CallStatus::Completed)),
+        Some("canceled") => Some(Control::End(CallStatus::Canceled)),
+        Some(other) => return Err(invalid("Status", other, "must be completed or canceled")),
+        None => {
+            let method = Method::parse(params.method("Method")?.as_deref());
+            if let Some(twiml) = params.get("Twiml").filter(|t| !t.trim().is_empty()) {
+                twiml::parse_xml(twiml).map_err(|e| {
+                    ApiError::bad_request(e.code(), format!("Twiml is not valid TwiML: {e}"))
+                })?;
+                Some(Control::Redirect(Instructions::Inline(twiml.to_owned())))
+            } else if let Some(url) = params.get("Url").filter(|u| !u.is_empty()) {
+                let url = check_url("Url", url, INVALID_URL)?;
+                let fallback = params
+                    .url("FallbackUrl", INVALID_URL)?
+                    .map(|f| (f, Method::parse(params.get("FallbackMethod"))));
+                Some(Control::Redirect(Instructions::Fetch {
+                    url,
+                    method,
+                    fallback,
+                }))
+            } else {
+                None
+            }
+        }
+    };
+    if let Some(control) = control {
+        if call.status.is_final() {
+            return Err(ApiError::bad_request(
+                21220,
+                "Call is not in-progress. Cannot redirect.",
+            ));
+        }
+        app.router.control(&call.sid, control).await.map_err(|_| {
+            ApiError::bad_request(21220, "Call is not in-progress. Cannot redirect.")
+        })?;
+    }
+    let call = app
+        .store
+        .call(&scope.account.sid, &call.sid)
+        .await?
+        .unwrap_or(call);
+    Ok(Json(call_json(&call)))
+}
+
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    scope: Scope,
+    OriginalUri(uri): OriginalUri,
+    Path((_, segment)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let call = owned_call(&app, &scope, &segment, uri.path()).await?;
+    if !call.status.is_final() {
+        return Err(ApiError::bad_request(
+            20001,
+            "A call in progress cannot be deleted; end it first.",
+        ));
+    }
+    app.store.delete_call(&scope.account.sid, &call.sid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Parses Twilio's date filters: `YYYY-MM-DD` or an RFC 3339 time.
+fn parse_time(name: &str, value: &str) -> Result<(i64, bool), ApiError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
+        return Ok((t.timestamp_millis(), false));
+    }
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        let start = day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+        return Ok((start.timestamp_millis(), true));
+    }
+    Err(invalid(
+        name,
+        value,
+        "must be a date (YYYY-MM-DD) or an RFC 3339 time",
+    ))
+}
+
+pub async fn list(
+    State(app): State<Arc<App>>,
+    scope: Scope,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::from_query(uri.query());
+    let request = page_request(&params)?;
+    let mut filters: Vec<(&str, &str)> = Vec::new();
+    let mut conditions: Vec<(&str, String)> = Vec::new();
+    for (param, condition) in [
+        ("To", "to_number ="),
+        ("From", "from_number ="),
+        ("ParentCallSid", "parent_call_sid ="),
+    ] {
+        if let Some(v) = params.get(param) {
+            filters.push((param, v));
+            conditions.push((condition, v.to_owned()));
+        }
+    }
+    if let Some(status) = params.get("Status") {
+        CallStatus::parse(status)
+            .ok_or_else(|| invalid("Status", status, "is not a call status"))?;
+        filters.push(("Status", status));
+        conditions.push(("status =", status.to_owned()));
+    }
+    let day = 86_400_000;
+    let mut times = Vec::new();
+    for (param, after) in [
+        ("StartTime", None),
+        ("StartTime>", Some(true)),
+        ("StartTime<", Some(false)),
+    ] {
+        let Some(v) = params.get(param) else { continue };
+        filters.push((param, v));
+        let (millis, whole_day) = parse_time(param, v)?;
+        match after {
+            None if whole_day => {
+                times.push(("start_time >=", millis));
+                times.push(("start_time <", millis + day));
+            }
+            None => times.push(("start_time =", millis)),
+            Some(true) => times.push(("start_time >=", millis)),
+            Some(false) => times.push((
+                "start_time <",
+                if whole_day { millis + day } else { millis },
+            )),
+        }
+    }
+    let mut listing = Listing {
+        table: "calls",
+        columns: CALL_COLUMNS,
+        scope: "account_sid = $1",
+        account_sid: &scope.account.sid,
+        filters: conditions,
+    };
+    // The times are integers we parsed, so they are written into the SQL directly.
+    let time_sql: Vec<String> = times.iter().map(|(c, v)| format!("{c} {v} AND")).collect();
+    let scope_sql = format!("{} account_sid = $1", time_sql.concat());
+    if !times.is_empty() {
+        listing.scope = &scope_sql;
+    }
+    let page = app.store.list(&listing, &request).await?;
+    let items = page
+        .rows
+        .iter()
+        .map(|row| call_from_row(row).map(|c| call_json(&c)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(envelope(
+        "calls",
+        &format!("/{VERSION}/Accounts/{}/Calls.json", scope.account.sid),
+        &filters,
+        &request,
+        &page,
+        items,
+    )?))
+}

@@ -1,0 +1,576 @@
+//! The call router: for every call, fetch instructions from the application,
+//! execute them verb by verb on a media node over ESL, post results back,
+//! and record everything.
+//!
+//! Each call is one task ([`session::Session`]) that owns its channel. The
+//! node's dispatcher feeds it the channel's events; the REST API reaches it
+//! through a [`Control`] channel.
+
+mod documents;
+mod node;
+mod session;
+mod verbs;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use node::Node;
+use session::{Interrupt, Session};
+
+use crate::config::EslNode;
+use crate::sid::{Kind, Sid};
+use crate::store::{now_millis, Call, CallStatus, Store};
+use crate::webhook::{Method, Webhooks};
+
+/// Where a call's next instructions come from.
+#[derive(Debug, Clone)]
+pub enum Instructions {
+    /// Request this URL (with the call's parameters) for a document.
+    Fetch {
+        url: String,
+        method: Method,
+        fallback: Option<(String, Method)>,
+    },
+    /// A document given inline (the REST API's `Twiml` parameter).
+    Inline(String),
+}
+
+/// What the REST API asks of a live call.
+#[derive(Debug)]
+pub enum Control {
+    Redirect(Instructions),
+    /// Hang up (`completed`) or, before answer, cancel (`canceled`).
+    End(CallStatus),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    #[error("no media node is connected")]
+    NoNode,
+    #[error("media node {node}: {source}")]
+    Node { node: String, source: esl::Error },
+    #[error("call {0} is not in progress")]
+    NotLive(String),
+}
+
+/// The call router, cheap to clone.
+#[derive(Clone)]
+pub struct CallRouter {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    pub store: Store,
+    pub webhooks: Webhooks,
+    nodes: Mutex<Vec<Arc<Node>>>,
+    live: Mutex<HashMap<String, mpsc::Sender<Control>>>,
+    dial_template: String,
+    pub public_url: url::Url,
+    pub recordings_dir: PathBuf,
+    pub tracker: TaskTracker,
+    token: CancellationToken,
+    parked: mpsc::Sender<node::Parked>,
+}
+
+/// What the router needs from the rest of Switchboard.
+pub struct RouterConfig {
+    pub store: Store,
+    pub webhooks: Webhooks,
+    pub dial_template: String,
+    pub public_url: url::Url,
+    pub recordings_dir: PathBuf,
+}
+
+impl CallRouter {
+    pub fn new(config: RouterConfig) -> CallRouter {
+        let (parked, mut parked_rx) = mpsc::channel(256);
+        let inner = Arc::new(Inner {
+            store: config.store,
+            webhooks: config.webhooks,
+            nodes: Mutex::new(Vec::new()),
+            live: Mutex::new(HashMap::new()),
+            dial_template: config.dial_template,
+            public_url: config.public_url,
+            recordings_dir: config.recordings_dir,
+            tracker: TaskTracker::new(),
+            token: CancellationToken::new(),
+            parked,
+        });
+        let router = CallRouter { inner };
+        let inbound = router.clone();
+        let token = router.inner.token.clone();
+        router.inner.tracker.spawn(async move {
+            loop {
+                let (node, event) = tokio::select! {
+                    parked = parked_rx.recv() => match parked {
+                        Some(parked) => parked,
+                        None => return,
+                    },
+                    () = token.cancelled() => return,
+                };
+                let router = inbound.clone();
+                inbound
+                    .inner
+                    .tracker
+                    .spawn(async move { router.inbound(node, event).await });
+            }
+        });
+        router
+    }
+
+    /// Connects to a media node and starts following its events.
+    pub async fn add_node(&self, node: &EslNode) -> Result<(), RouterError> {
+        let name = format!("{}:{}", node.host, node.port);
+        let (connected, events) = Node::connect(name.clone(), name.clone(), node.password.clone())
+            .await
+            .map_err(|source| RouterError::Node {
+                node: name.clone(),
+                source,
+            })?;
+        let parked = self.inner.parked.clone();
+        let token = self.inner.token.clone();
+        let dispatcher = connected.clone();
+        self.inner.tracker.spawn(async move {
+            tokio::select! {
+                () = dispatcher.dispatch(events, parked) => {}
+                () = token.cancelled() => {}
+            }
+        });
+        self.inner.lock_nodes().push(connected);
+        tracing::info!(node = %name, "media node connected");
+        Ok(())
+    }
+
+    /// The connected nodes' names.
+    pub fn nodes(&self) -> Vec<String> {
+        self.inner
+            .lock_nodes()
+            .iter()
+            .map(|n| n.name.clone())
+            .collect()
+    }
+
+    /// Starts an outbound call already stored as `queued`.
+    pub fn place(
+        &self,
+        call: Call,
+        auth_token: String,
+        instructions: Instructions,
+    ) -> Result<(), RouterError> {
+        let node = self.inner.pick_node().ok_or(RouterError::NoNode)?;
+        let control = self.inner.register(&call.sid);
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let session = Session::new(self.inner.clone(), call, auth_token, node, uuid, control);
+        self.inner.tracker.spawn(outbound(session, instructions));
+        Ok(())
+    }
+
+    /// Sends `control` to a live call.
+    pub async fn control(&self, call_sid: &str, control: Control) -> Result<(), RouterError> {
+        let tx = self
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(call_sid)
+            .cloned();
+        match tx {
+            Some(tx) => tx
+                .send(control)
+                .await
+                .map_err(|_| RouterError::NotLive(call_sid.to_owned())),
+            None => Err(RouterError::NotLive(call_sid.to_owned())),
+        }
+    }
+
+    /// Stops every call task and node connection, waiting for them to end.
+    pub async fn shutdown(&self) {
+        self.inner.token.cancel();
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+
+    /// A call parked by a node's dialplan: find the number's application and run it.
+    async fn inbound(&self, node: Arc<Node>, event: esl::Event) {
+        let Some(uuid) = event.unique_id().map(|u| u.into_owned()) else {
+            return;
+        };
+        let to = event
+            .header("Caller-Destination-Number")
+            .map(|v| v.into_owned())
+            .unwrap_or_default();
+        let from = event
+            .header("Caller-Caller-ID-Number")
+            .map(|v| v.into_owned())
+            .unwrap_or_default();
+        let store = &self.inner.store;
+        let mut number = store.incoming_number(&to).await;
+        if matches!(number, Ok(None)) && !to.starts_with('+') {
+            number = store.incoming_number(&format!("+{to}")).await;
+        }
+        let row = match number {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                tracing::warn!(node = %node.name, %uuid, %to, %from, "inbound call to a number no account owns: rejected");
+                let _ = node
+                    .client
+                    .api(&format!("uuid_kill {uuid} UNALLOCATED_NUMBER"))
+                    .await;
+                return;
+            }
+            Err(e) => {
+                tracing::error!(%uuid, error = %e, "cannot look up an inbound number");
+                let _ = node
+                    .client
+                    .api(&format!("uuid_kill {uuid} TEMPORARY_FAILURE"))
+                    .await;
+                return;
+            }
+        };
+        match self
+            .take_inbound(node.clone(), &uuid, &from, &to, &event, &row)
+            .await
+        {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(%uuid, error = %e, "cannot take an inbound call");
+                let _ = node
+                    .client
+                    .api(&format!("uuid_kill {uuid} TEMPORARY_FAILURE"))
+                    .await;
+            }
+        }
+    }
+
+    async fn take_inbound(
+        &self,
+        node: Arc<Node>,
+        uuid: &str,
+        from: &str,
+        to: &str,
+        event: &esl::Event,
+        row: &sqlx::any::AnyRow,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        use sqlx::Row;
+        let text = |column: &str| -> Result<Option<String>, sqlx::Error> {
+            row.try_get::<Option<String>, _>(column)
+        };
+        // A number bound to an application takes the application's settings.
+        let app = text("voice_application_sid")?;
+        let pick = |own: &str, app_column: &str| -> Result<Option<String>, sqlx::Error> {
+            if app.is_some() {
+                text(app_column)
+            } else {
+                text(own)
+            }
+        };
+        let account_sid: String = row.try_get("account_sid")?;
+        let account = self
+            .inner
+            .store
+            .account(&account_sid)
+            .await?
+            .ok_or("the number's account is gone")?;
+        let now = now_millis();
+        let call = Call {
+            sid: Sid::new(Kind::Call).to_string(),
+            account_sid,
+            parent_call_sid: None,
+            direction: "inbound".into(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            caller_name: event
+                .header("Caller-Caller-ID-Name")
+                .map(|v| v.into_owned())
+                .filter(|n| n != from),
+            forwarded_from: None,
+            status: CallStatus::Ringing,
+            answered_by: None,
+            phone_number_sid: Some(row.try_get("sid")?),
+            application_sid: app.clone(),
+            url: pick("voice_url", "app_voice_url")?,
+            method: pick("voice_method", "app_voice_method")?.unwrap_or_else(|| "POST".into()),
+            fallback_url: pick("voice_fallback_url", "app_voice_fallback_url")?,
+            fallback_method: pick("voice_fallback_method", "app_voice_fallback_method")?
+                .unwrap_or_else(|| "POST".into()),
+            twiml: None,
+            status_callback: pick("status_callback", "app_status_callback")?,
+            status_callback_method: pick("status_callback_method", "app_status_callback_method")?
+                .unwrap_or_else(|| "POST".into()),
+            // Twilio reports completion to a number's StatusCallback.
+            status_callback_events: "completed".into(),
+            timeout_secs: 60,
+            node: Some(node.name.clone()),
+            channel_uuid: Some(uuid.to_owned()),
+            start_time: None,
+            end_time: None,
+            duration: None,
+            date_created: now,
+            date_updated: now,
+        };
+        self.inner.store.insert_call(&call).await?;
+        let control = self.inner.register(&call.sid);
+        // Every later event of the channel names its call and tenant.
+        node.client
+            .api_ok(&format!("uuid_setvar {uuid} sb_call_sid {}", call.sid))
+            .await?;
+        node.client
+            .api_ok(&format!(
+                "uuid_setvar {uuid} sb_account_sid {}",
+                call.account_sid
+            ))
+            .await?;
+        let instructions = match &call.url {
+            Some(url) => Instructions::Fetch {
+                url: url.clone(),
+                method: Method::parse(Some(&call.method)),
+                fallback: call
+                    .fallback_url
+                    .clone()
+                    .map(|f| (f, Method::parse(Some(&call.fallback_method)))),
+            },
+            None => Instructions::Inline("<Response><Reject/></Response>".into()),
+        };
+        let session = Session::new(
+            self.inner.clone(),
+            call,
+            account.auth_token,
+            node,
+            uuid.to_owned(),
+            control,
+        );
+        self.inner.tracker.spawn(inbound(session, instructions));
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn lock_nodes(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Node>>> {
+        self.nodes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The least loaded node.
+    fn pick_node(&self) -> Option<Arc<Node>> {
+        self.lock_nodes().iter().min_by_key(|n| n.load()).cloned()
+    }
+
+    fn register(&self, call_sid: &str) -> mpsc::Receiver<Control> {
+        let (tx, rx) = mpsc::channel(8);
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(call_sid.to_owned(), tx);
+        rx
+    }
+
+    fn unregister(&self, call_sid: &str) {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(call_sid);
+    }
+
+    /// The dial string that reaches `number` through the configured trunk.
+    pub fn dial_string(&self, number: &str) -> String {
+        self.dial_template.replace("{number}", number)
+    }
+}
+
+/// The status a call ends with when it was never answered.
+fn unanswered_status(cause: &str) -> CallStatus {
+    match cause {
+        "USER_BUSY" => CallStatus::Busy,
+        "NO_ANSWER" | "NO_USER_RESPONSE" | "ORIGINATOR_CANCEL" | "CALL_REJECTED"
+        | "ALLOTTED_TIMEOUT" => CallStatus::NoAnswer,
+        _ => CallStatus::Failed,
+    }
+}
+
+/// Originates the call, follows it to answer, then runs its instructions.
+async fn outbound(mut session: Session, instructions: Instructions) {
+    let call = session.call.clone();
+    let vars = [
+        format!("origination_uuid={}", session.uuid),
+        format!("sb_call_sid={}", call.sid),
+        format!("sb_account_sid={}", call.account_sid),
+        format!("origination_caller_id_number={}", call.from),
+        format!("origination_caller_id_name={}", call.from),
+        format!("originate_timeout={}", call.timeout_secs),
+        "ignore_early_media=true".into(),
+        // Switchboard decides when digits stop a prompt, not the switch.
+        "playback_terminators=none".into(),
+    ];
+    let command = format!(
+        "originate {{{}}}{} &park()",
+        vars.join(","),
+        session.router.dial_string(&call.to)
+    );
+    if let Err(e) = session
+        .router
+        .store
+        .set_call_channel(&call.sid, &session.node.name, &session.uuid)
+        .await
+    {
+        tracing::error!(call = %call.sid, error = %e, "cannot record the call's channel");
+    }
+    session.status_callback("initiated");
+    let job = match session.node.client.bgapi(&command).await {
+        Ok(job) => job,
+        Err(e) => {
+            tracing::error!(call = %call.sid, error = %e, "originate not accepted");
+            session
+                .notify(
+                    13227,
+                    &format!("The call could not be placed: {e}"),
+                    None,
+                    None,
+                    false,
+                )
+                .await;
+            return finish(session, Some(CallStatus::Failed)).await;
+        }
+    };
+    let mut job = std::pin::pin!(job);
+    let mut ringing = false;
+    // Follow the channel until it answers or the originate fails.
+    let outcome = loop {
+        if session.answered_at.is_some() {
+            break None;
+        }
+        tokio::select! {
+            result = &mut job => {
+                match result {
+                    Ok(event) => {
+                        let body = event.body_str().unwrap_or_default().trim().to_owned();
+                        if let Some(cause) = body.strip_prefix("-ERR ") {
+                            break Some(unanswered_status(cause.trim()));
+                        }
+                        // +OK: the answer event is on its way (or already taken).
+                        session.answered().await;
+                    }
+                    Err(e) => {
+                        tracing::error!(call = %call.sid, error = %e, "originate lost");
+                        break Some(CallStatus::Failed);
+                    }
+                }
+            }
+            control = session.control.recv() => {
+                if let Some(Control::End(_)) = control {
+                    let _ = session.node.client.api(&format!("uuid_kill {} ORIGINATOR_CANCEL", session.uuid)).await;
+                    break Some(CallStatus::Canceled);
+                }
+            }
+            event = session.events.recv() => {
+                let Some(event) = event else { break Some(CallStatus::Failed) };
+                match event.event_name().as_deref() {
+                    Some("CHANNEL_PROGRESS" | "CHANNEL_PROGRESS_MEDIA") if !ringing => {
+                        ringing = true;
+                        session.set_status(CallStatus::Ringing).await;
+                    }
+                    Some("CHANNEL_ANSWER") => session.answered().await,
+                    Some("CHANNEL_HANGUP_COMPLETE") => {
+                        let cause = event.header("Hangup-Cause").map(|c| c.into_owned()).unwrap_or_default();
+                        session.hangup = Some(event);
+                        break Some(unanswered_status(&cause));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    };
+    if let Some(status) = outcome {
+        return finish(session, Some(status)).await;
+    }
+    run(session, instructions).await;
+}
+
+/// Takes a parked inbound call through its instructions.
+async fn inbound(session: Session, instructions: Instructions) {
+    // The caller may have hung up before the call was claimed.
+    let exists = session
+        .node
+        .client
+        .api(&format!("uuid_exists {}", session.uuid))
+        .await;
+    if !matches!(exists.as_deref().map(str::trim), Ok("true")) {
+        return finish(session, Some(CallStatus::Canceled)).await;
+    }
+    let _ = session
+        .node
+        .client
+        .api(&format!(
+            "uuid_setvar {} playback_terminators none",
+            session.uuid
+        ))
+        .await;
+    run(session, instructions).await;
+}
+
+/// Runs documents until the call ends, then records how it ended.
+async fn run(mut session: Session, mut instructions: Instructions) {
+    let ended = loop {
+        match documents::run(&mut session, instructions).await {
+            Ok(()) => break None,
+            Err(Interrupt::Redirect(next)) => {
+                let _ = session
+                    .node
+                    .client
+                    .api(&format!("uuid_break {} all", session.uuid))
+                    .await;
+                instructions = next;
+            }
+            Err(Interrupt::End(status)) => break Some(status),
+            Err(Interrupt::HungUp) => break None,
+        }
+    };
+    finish(session, ended).await;
+}
+
+/// Hangs the channel up if it is still there, waits for the switch to say
+/// so, and records the call's final status.
+async fn finish(mut session: Session, status: Option<CallStatus>) {
+    if session.hangup.is_none() {
+        let cause = match status {
+            Some(CallStatus::Canceled) => "ORIGINATOR_CANCEL",
+            _ => "NORMAL_CLEARING",
+        };
+        let _ = session
+            .node
+            .client
+            .api(&format!("uuid_kill {} {cause}", session.uuid))
+            .await;
+        // The hangup's own event carries billsec; don't wait forever for it.
+        let wait = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while let Some(event) = session.events.recv().await {
+                if event.unique_id().as_deref() == Some(session.uuid.as_str())
+                    && event.event_name().as_deref() == Some("CHANNEL_HANGUP_COMPLETE")
+                {
+                    return Some(event);
+                }
+            }
+            None
+        });
+        session.hangup = wait.await.ok().flatten();
+    }
+    let final_status = match status {
+        Some(CallStatus::Canceled) if session.answered_at.is_some() => CallStatus::Completed,
+        Some(status) => status,
+        None if session.answered_at.is_some() => CallStatus::Completed,
+        None => {
+            let cause = session
+                .hangup
+                .as_ref()
+                .and_then(|e| e.header("Hangup-Cause").map(|c| c.into_owned()))
+                .unwrap_or_default();
+            unanswered_status(&cause)
+        }
+    };
+    session.set_status(final_status).await;
+    session.node.release(&session.uuid);
+    session.router.unregister(&session.call.sid);
+}

@@ -1,0 +1,408 @@
+//! One live call: its channel's events, the control messages sent to it, its
+//! status changes and their callbacks, and the notifications it raises.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use esl::Event;
+use tokio::sync::mpsc;
+
+use super::node::Node;
+use super::{Control, Inner, Instructions};
+use crate::sid::{Kind, Sid};
+use crate::store::{now_millis, Call, CallStatus, Notification};
+use crate::webhook::{self, Method};
+
+/// Why the verbs stopped before their end.
+#[derive(Debug)]
+pub enum Interrupt {
+    /// The caller's channel is gone.
+    HungUp,
+    /// The REST API gave the call new instructions.
+    Redirect(Instructions),
+    /// The REST API ended the call with this status.
+    End(CallStatus),
+}
+
+/// A call in progress on one channel of one node.
+pub struct Session {
+    pub router: Arc<Inner>,
+    pub call: Call,
+    pub auth_token: String,
+    pub node: Arc<Node>,
+    pub uuid: String,
+    pub events: mpsc::Receiver<Event>,
+    /// The sender of `events`, to claim dialled legs into the same stream.
+    pub events_tx: mpsc::Sender<Event>,
+    pub control: mpsc::Receiver<Control>,
+    pub answered_at: Option<i64>,
+    /// The CHANNEL_HANGUP_COMPLETE of the caller's channel, once seen.
+    pub hangup: Option<Event>,
+    /// Digits pressed and not consumed yet.
+    pub dtmf: VecDeque<char>,
+    /// Events of dialled legs, for the Dial in progress.
+    pub leg_events: VecDeque<Event>,
+    /// The document being run, for relative URLs.
+    pub document_url: Option<String>,
+    callbacks: mpsc::Sender<webhook::Request>,
+    sequence: u32,
+}
+
+impl Session {
+    pub fn new(
+        router: Arc<Inner>,
+        call: Call,
+        auth_token: String,
+        node: Arc<Node>,
+        uuid: String,
+        control: mpsc::Receiver<Control>,
+    ) -> Session {
+        let (events_tx, events) = mpsc::channel(1024);
+        node.claim_into(&uuid, events_tx.clone());
+        // Status callbacks go out in order, without holding up the call.
+        let (callbacks, mut queue) = mpsc::channel::<webhook::Request>(64);
+        let webhooks = router.webhooks.clone();
+        let token = auth_token.clone();
+        router.tracker.spawn(async move {
+            while let Some(request) = queue.recv().await {
+                if let Err(e) = webhooks.send(&request, &token).await {
+                    tracing::warn!(error = %e, "status callback failed");
+                }
+            }
+        });
+        Session {
+            router,
+            call,
+            auth_token,
+            node,
+            uuid,
+            events,
+            events_tx,
+            control,
+            answered_at: None,
+            hangup: None,
+            dtmf: VecDeque::new(),
+            leg_events: VecDeque::new(),
+            document_url: None,
+            callbacks,
+            sequence: 0,
+        }
+    }
+
+    /// Awaits `future` while following the channel: events are taken in,
+    /// and a hangup or an API control interrupts.
+    pub async fn wait<F: Future>(&mut self, future: F) -> Result<F::Output, Interrupt> {
+        let mut future = std::pin::pin!(future);
+        loop {
+            if self.hangup.is_some() {
+                return Err(Interrupt::HungUp);
+            }
+            tokio::select! {
+                biased;
+                control = self.control.recv() => match control {
+                    Some(Control::Redirect(instructions)) => return Err(Interrupt::Redirect(instructions)),
+                    Some(Control::End(status)) => return Err(Interrupt::End(status)),
+                    None => {}
+                },
+                event = self.events.recv() => match event {
+                    Some(event) => self.take(event).await,
+                    None => return Err(Interrupt::HungUp),
+                },
+                output = &mut future => return Ok(output),
+            }
+        }
+    }
+
+    /// Waits for `duration` while following the channel.
+    pub async fn sleep(&mut self, duration: Duration) -> Result<(), Interrupt> {
+        self.wait(tokio::time::sleep(duration)).await
+    }
+
+    /// Waits for the next digit, at most `timeout`.
+    pub async fn next_digit(&mut self, timeout: Duration) -> Result<Option<char>, Interrupt> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(digit) = self.dtmf.pop_front() {
+                return Ok(Some(digit));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            // Wake on the deadline or on any event (a digit lands in `dtmf`).
+            let got_event = self
+                .wait(async {
+                    tokio::time::sleep_until(deadline).await;
+                })
+                .await;
+            got_event?;
+        }
+    }
+
+    /// Takes one event of the caller's channel into the call's state.
+    async fn take(&mut self, event: Event) {
+        if event.unique_id().as_deref() != Some(self.uuid.as_str()) {
+            self.other_leg(event);
+            return;
+        }
+        match event.event_name().as_deref() {
+            Some("DTMF") => {
+                if let Some(digit) = event.header("DTMF-Digit").and_then(|d| d.chars().next()) {
+                    self.dtmf.push_back(digit);
+                }
+            }
+            Some("CHANNEL_ANSWER") => self.answered().await,
+            Some("CHANNEL_HANGUP_COMPLETE") => self.hangup = Some(event),
+            _ => {}
+        }
+    }
+
+    /// Events of a dialled leg wait in their own queue for the Dial in progress.
+    fn other_leg(&mut self, event: Event) {
+        self.leg_events.push_back(event);
+    }
+
+    pub async fn answered(&mut self) {
+        if self.answered_at.is_none() {
+            let now = now_millis();
+            self.answered_at = Some(now);
+            self.set_status(CallStatus::InProgress).await;
+        }
+    }
+
+    /// Records a new status and sends its callback when the app asked for it.
+    pub async fn set_status(&mut self, status: CallStatus) {
+        let now = now_millis();
+        let (start, end, duration) = match status {
+            CallStatus::InProgress => (Some(now), None, None),
+            s if s.is_final() => (None, Some(now), Some(self.duration_secs())),
+            _ => (None, None, None),
+        };
+        if let Err(e) = self
+            .router
+            .store
+            .set_call_status(&self.call.sid, status, start, end, duration)
+            .await
+        {
+            tracing::error!(call = %self.call.sid, error = %e, "cannot record the call's status");
+        }
+        self.call.status = status;
+        if start.is_some() {
+            self.call.start_time = start;
+        }
+        if let Some(end) = end {
+            self.call.end_time = Some(end);
+            self.call.duration = duration;
+        }
+        let event = match status {
+            CallStatus::Ringing => "ringing",
+            CallStatus::InProgress => "answered",
+            s if s.is_final() => "completed",
+            _ => return,
+        };
+        self.status_callback(event);
+    }
+
+    /// Queues a StatusCallback for `event` if the call subscribed to it.
+    pub fn status_callback(&mut self, event: &str) {
+        let Some(url) = self.call.status_callback.clone() else {
+            return;
+        };
+        let wanted = self
+            .call
+            .status_callback_events
+            .split_whitespace()
+            .any(|e| e == event);
+        if !wanted {
+            return;
+        }
+        let mut params = self.params();
+        if event == "initiated" {
+            // The call is placed but not ringing yet: Twilio names this moment.
+            for (name, value) in &mut params {
+                if name == "CallStatus" {
+                    *value = "initiated".into();
+                }
+            }
+        }
+        params.push(("CallbackSource".into(), "call-progress-events".into()));
+        params.push(("Timestamp".into(), crate::api::rfc2822(now_millis())));
+        params.push(("SequenceNumber".into(), self.sequence.to_string()));
+        self.sequence += 1;
+        if self.call.status.is_final() {
+            params.push(("CallDuration".into(), self.duration_secs().to_string()));
+            params.push((
+                "Duration".into(),
+                ((self.duration_secs() + 59) / 60).to_string(),
+            ));
+        }
+        let request = webhook::Request {
+            url,
+            method: Method::parse(Some(&self.call.status_callback_method)),
+            params,
+        };
+        if self.callbacks.try_send(request).is_err() {
+            tracing::warn!(call = %self.call.sid, "status callback queue full; callback dropped");
+        }
+    }
+
+    /// Seconds from answer to hangup, as Twilio bills them.
+    pub fn duration_secs(&self) -> i64 {
+        if let Some(billsec) = self
+            .hangup
+            .as_ref()
+            .and_then(|e| e.variable("billsec"))
+            .and_then(|b| b.parse::<i64>().ok())
+        {
+            return billsec;
+        }
+        match self.answered_at {
+            Some(at) => (now_millis() - at).max(0) / 1000,
+            None => 0,
+        }
+    }
+
+    /// The parameters of every request about this call.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let call = &self.call;
+        let mut params: Vec<(String, String)> = vec![
+            ("AccountSid".into(), call.account_sid.clone()),
+            ("ApiVersion".into(), crate::api::VERSION.into()),
+            ("CallSid".into(), call.sid.clone()),
+            ("CallStatus".into(), call.status.as_str().into()),
+            ("Called".into(), call.to.clone()),
+            ("Caller".into(), call.from.clone()),
+            ("Direction".into(), call.direction.clone()),
+            ("From".into(), call.from.clone()),
+            ("To".into(), call.to.clone()),
+        ];
+        if let Some(name) = &call.caller_name {
+            params.push(("CallerName".into(), name.clone()));
+        }
+        if let Some(forwarded) = &call.forwarded_from {
+            params.push(("ForwardedFrom".into(), forwarded.clone()));
+        }
+        if let Some(parent) = &call.parent_call_sid {
+            params.push(("ParentCallSid".into(), parent.clone()));
+        }
+        params
+    }
+
+    /// Records an error (or, with `warning`, a warning) about this call.
+    pub async fn notify(
+        &self,
+        code: u32,
+        message: &str,
+        request: Option<&webhook::Request>,
+        response_body: Option<&str>,
+        warning: bool,
+    ) {
+        tracing::warn!(call = %self.call.sid, code, %message, "notification");
+        let now = now_millis();
+        let notification = Notification {
+            sid: Sid::new(Kind::Notification).to_string(),
+            account_sid: self.call.account_sid.clone(),
+            call_sid: Some(self.call.sid.clone()),
+            error_code: code.to_string(),
+            log: if warning { "1" } else { "0" }.into(),
+            message_text: message.to_owned(),
+            more_info: format!("https://www.twilio.com/docs/errors/{code}"),
+            request_method: request.map(|r| r.method.as_str().to_owned()),
+            request_url: request.map(|r| r.url.clone()),
+            request_variables: request.map(|r| {
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&r.params)
+                    .finish()
+            }),
+            response_body: response_body.map(str::to_owned),
+            date_created: now,
+        };
+        if let Err(e) = self.router.store.insert_notification(&notification).await {
+            tracing::error!(call = %self.call.sid, error = %e, "cannot record a notification");
+        }
+    }
+}
+
+impl Session {
+    /// Awaits `future` like [`Session::wait`], but gives up (returning
+    /// `None`) as soon as the caller presses a digit: prompts that barge in.
+    pub async fn wait_or_digit<F: Future>(
+        &mut self,
+        future: F,
+    ) -> Result<Option<F::Output>, Interrupt> {
+        let mut future = std::pin::pin!(future);
+        loop {
+            if self.hangup.is_some() {
+                return Err(Interrupt::HungUp);
+            }
+            if !self.dtmf.is_empty() {
+                return Ok(None);
+            }
+            tokio::select! {
+                biased;
+                control = self.control.recv() => match control {
+                    Some(Control::Redirect(instructions)) => return Err(Interrupt::Redirect(instructions)),
+                    Some(Control::End(status)) => return Err(Interrupt::End(status)),
+                    None => {}
+                },
+                event = self.events.recv() => match event {
+                    Some(event) => self.take(event).await,
+                    None => return Err(Interrupt::HungUp),
+                },
+                output = &mut future => return Ok(Some(output)),
+            }
+        }
+    }
+
+    /// Runs a dialplan application on the caller's channel to its end.
+    pub async fn execute(&mut self, app: &str, arg: Option<&str>) -> Result<Event, Interrupt> {
+        let execution = match self.node.client.execute(&self.uuid, app, arg).await {
+            Ok(execution) => execution,
+            Err(e) => {
+                tracing::warn!(call = %self.call.sid, app, error = %e, "cannot execute");
+                return Err(Interrupt::HungUp);
+            }
+        };
+        match self.wait(execution).await? {
+            Ok(event) => Ok(event),
+            Err(e) => {
+                tracing::warn!(call = %self.call.sid, app, error = %e, "execution lost");
+                Err(Interrupt::HungUp)
+            }
+        }
+    }
+
+    /// Answers the caller's channel if nothing has yet.
+    pub async fn answer(&mut self) -> Result<(), Interrupt> {
+        if self.answered_at.is_none() {
+            self.execute("answer", None).await?;
+            self.answered().await;
+        }
+        Ok(())
+    }
+
+    /// An API command on the caller's node; its output, or `None` if the node is gone.
+    pub async fn api(&self, command: &str) -> Option<String> {
+        self.node.client.api(command).await.ok()
+    }
+
+    /// A URL of the document resolved to absolute, as Twilio resolves relative URLs.
+    pub fn resolve(&self, url: &str) -> Option<String> {
+        match url::Url::parse(url) {
+            Ok(absolute) => Some(absolute.to_string()),
+            Err(url::ParseError::RelativeUrlWithoutBase) => {
+                let base = url::Url::parse(self.document_url.as_deref()?).ok()?;
+                base.join(url).ok().map(|u| u.to_string())
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Queues a request that reports something (a recording) without steering the call.
+    pub fn report(&mut self, request: webhook::Request) {
+        if self.callbacks.try_send(request).is_err() {
+            tracing::warn!(call = %self.call.sid, "callback queue full; callback dropped");
+        }
+    }
+}

@@ -1,0 +1,641 @@
+//! Each TwiML verb, executed on the caller's channel over ESL.
+
+use std::time::Duration;
+
+use twiml::{DialTarget, Feature, GatherInput, GatherPrompt, RejectReason, Verb};
+
+use super::session::{Interrupt, Session};
+use super::{unanswered_status, Instructions};
+use crate::sid::{Kind, Sid};
+use crate::store::{now_millis, Call, CallStatus, Recording};
+use crate::webhook::{self, Method};
+
+/// What follows a verb.
+#[derive(Debug)]
+pub enum Next {
+    Continue,
+    /// A new document replaces the rest of this one.
+    Goto(Instructions),
+    /// The call ends.
+    End,
+}
+
+/// What Switchboard executes today; anything else in a document is refused
+/// with a notification naming it, never silently ignored.
+pub fn supported(feature: &Feature) -> bool {
+    let attribute = feature.attribute;
+    match feature.element {
+        "Response" | "Hangup" => attribute.is_none(),
+        "Say" => matches!(attribute, None | Some("voice" | "language" | "loop")),
+        "Play" => matches!(attribute, None | Some("loop" | "digits")),
+        "Pause" => matches!(attribute, None | Some("length")),
+        "Gather" => matches!(
+            attribute,
+            None | Some(
+                "action"
+                    | "method"
+                    | "timeout"
+                    | "finishOnKey"
+                    | "numDigits"
+                    | "actionOnEmptyResult"
+                    | "input"
+            )
+        ),
+        "Record" => matches!(
+            attribute,
+            None | Some(
+                "action"
+                    | "method"
+                    | "timeout"
+                    | "finishOnKey"
+                    | "maxLength"
+                    | "playBeep"
+                    | "recordingStatusCallback"
+                    | "recordingStatusCallbackMethod"
+            )
+        ),
+        "Reject" => matches!(attribute, None | Some("reason")),
+        "Redirect" => matches!(attribute, None | Some("method")),
+        "Dial" => matches!(
+            attribute,
+            None | Some("action" | "method" | "timeout" | "callerId" | "timeLimit")
+        ),
+        "Number" => attribute.is_none(),
+        _ => false,
+    }
+}
+
+pub async fn execute(session: &mut Session, verb: &Verb) -> Result<Next, Interrupt> {
+    match verb {
+        Verb::Say(say) => {
+            session.answer().await?;
+            for _ in 0..repetitions(say.loop_count()) {
+                session.execute("speak", Some(&speak_arg(say))).await?;
+            }
+            Ok(Next::Continue)
+        }
+        Verb::Play(play) => {
+            session.answer().await?;
+            if let Some(digits) = play.digits() {
+                let command = format!("uuid_send_dtmf {} {}", session.uuid, digits.0);
+                session.api(&command).await;
+            }
+            if !play.url.trim().is_empty() {
+                let Some(file) = playable(session, &play.url) else {
+                    return bad_url(session, "Play", &play.url).await;
+                };
+                for _ in 0..repetitions(play.loop_count()) {
+                    session.execute("playback", Some(&file)).await?;
+                }
+            }
+            Ok(Next::Continue)
+        }
+        Verb::Pause(pause) => {
+            session.answer().await?;
+            session
+                .sleep(Duration::from_secs(pause.length().into()))
+                .await?;
+            Ok(Next::Continue)
+        }
+        Verb::Gather(gather) => gather_digits(session, gather).await,
+        Verb::Record(record) => record_caller(session, record).await,
+        Verb::Hangup(_) => Ok(Next::End),
+        Verb::Reject(reject) => {
+            if session.answered_at.is_some() {
+                return Ok(Next::End);
+            }
+            let (cause, status) = match reject.reason() {
+                RejectReason::Busy => ("USER_BUSY", CallStatus::Busy),
+                RejectReason::Rejected => ("CALL_REJECTED", CallStatus::NoAnswer),
+            };
+            session
+                .api(&format!("uuid_kill {} {cause}", session.uuid))
+                .await;
+            Err(Interrupt::End(status))
+        }
+        Verb::Redirect(redirect) => match session.resolve(redirect.url.trim()) {
+            Some(url) => Ok(Next::Goto(Instructions::Fetch {
+                url,
+                method: method(redirect.method()),
+                fallback: None,
+            })),
+            None => bad_url(session, "Redirect", &redirect.url).await,
+        },
+        Verb::Dial(dial) => dial_number(session, dial).await,
+        other => {
+            // `supported` keeps these out; say so if one slips through.
+            let message = format!("{} is not supported by Switchboard yet", other.name());
+            session.notify(12200, &message, None, None, false).await;
+            Ok(Next::End)
+        }
+    }
+}
+
+fn method(m: twiml::Method) -> Method {
+    match m {
+        twiml::Method::Get => Method::Get,
+        twiml::Method::Post => Method::Post,
+    }
+}
+
+/// `loop="0"` repeats until the call ends; bound it so a task always ends.
+fn repetitions(count: u32) -> u32 {
+    if count == 0 {
+        10_000
+    } else {
+        count
+    }
+}
+
+/// `speak`'s argument: engine, voice, and the text on one line.
+fn speak_arg(say: &twiml::Say) -> String {
+    let voice = match say.voice().as_str() {
+        "man" => "kal",
+        _ => "slt",
+    };
+    let text: Vec<&str> = say.text.split_whitespace().collect();
+    format!("flite|{voice}|{}", text.join(" "))
+}
+
+/// A Play URL as the media node fetches it.
+fn playable(session: &Session, url: &str) -> Option<String> {
+    let absolute = session.resolve(url.trim())?;
+    Some(format!("http_cache://{absolute}"))
+}
+
+async fn bad_url(session: &mut Session, verb: &str, url: &str) -> Result<Next, Interrupt> {
+    let message = format!("{verb}: {url:?} is not a valid URL (relative URLs need a document URL)");
+    session.notify(11100, &message, None, None, false).await;
+    Ok(Next::End)
+}
+
+/// The request for a verb's `action`, or the current document when it has none.
+fn action_request(
+    session: &Session,
+    action: Option<&String>,
+    method_: twiml::Method,
+    extra: Vec<(String, String)>,
+) -> Option<webhook::Request> {
+    let url = match action {
+        Some(action) => session.resolve(action.trim())?,
+        None => session.document_url.clone()?,
+    };
+    let mut params = session.params();
+    params.extend(extra);
+    Some(webhook::Request {
+        url,
+        method: method(method_),
+        params,
+    })
+}
+
+fn goto(request: webhook::Request) -> Next {
+    Next::Goto(Instructions::Fetch {
+        url: request.url,
+        method: request.method,
+        fallback: None,
+    })
+}
+
+/// `<Gather>`: plays the prompts until the first digit, then collects digits
+/// until `numDigits`, `finishOnKey` or `timeout` seconds without a digit.
+async fn gather_digits(session: &mut Session, gather: &twiml::Gather) -> Result<Next, Interrupt> {
+    session.answer().await?;
+    if gather.input().contains(&GatherInput::Speech) {
+        let message =
+            "Gather input speech is not supported by Switchboard yet: gathering DTMF only";
+        session.notify(12200, message, None, None, true).await;
+    }
+    session.dtmf.clear();
+    let timeout = Duration::from_secs(gather.timeout().into());
+    let finish = gather.finish_on_key();
+    let wanted = gather.num_digits.map(|n| n.get() as usize);
+    'prompts: for prompt in &gather.prompts {
+        let heard = match prompt {
+            GatherPrompt::Say(say) => {
+                let arg = speak_arg(say);
+                play_prompt(session, "speak", &arg, say.loop_count()).await?
+            }
+            GatherPrompt::Play(play) => match playable(session, &play.url) {
+                Some(file) => play_prompt(session, "playback", &file, play.loop_count()).await?,
+                None => return bad_url(session, "Play", &play.url).await,
+            },
+            GatherPrompt::Pause(pause) => {
+                let pause = tokio::time::sleep(Duration::from_secs(pause.length().into()));
+                session.wait_or_digit(pause).await?.is_none()
+            }
+        };
+        if heard {
+            break 'prompts;
+        }
+    }
+    let mut digits = String::new();
+    let mut finished_on_key = None;
+    loop {
+        let Some(key) = session.next_digit(timeout).await? else {
+            break;
+        };
+        if finish.contains(key) {
+            finished_on_key = Some(key);
+            break;
+        }
+        digits.push(key);
+        if wanted == Some(digits.len()) {
+            break;
+        }
+    }
+    if digits.is_empty() && !gather.action_on_empty_result() {
+        return Ok(Next::Continue);
+    }
+    let mut extra = vec![("Digits".to_owned(), digits)];
+    if let Some(key) = finished_on_key {
+        extra.push(("FinishedOnKey".into(), key.to_string()));
+    }
+    match action_request(session, gather.action(), gather.method(), extra) {
+        Some(request) => Ok(goto(request)),
+        None => {
+            bad_url(
+                session,
+                "Gather action",
+                gather.action().map_or("", |a| a.as_str()),
+            )
+            .await
+        }
+    }
+}
+
+/// Plays one prompt `count` times; true when a digit interrupted it.
+async fn play_prompt(
+    session: &mut Session,
+    app: &str,
+    arg: &str,
+    count: u32,
+) -> Result<bool, Interrupt> {
+    for _ in 0..repetitions(count) {
+        if !session.dtmf.is_empty() {
+            return Ok(true);
+        }
+        let execution = match session
+            .node
+            .client
+            .execute(&session.uuid, app, Some(arg))
+            .await
+        {
+            Ok(execution) => execution,
+            Err(_) => return Err(Interrupt::HungUp),
+        };
+        if session.wait_or_digit(execution).await?.is_none() {
+            // Barge-in: stop the prompt where the caller cut in.
+            session
+                .api(&format!("uuid_break {} all", session.uuid))
+                .await;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `<Record>`: records the caller to a WAV file, makes it a Recording, and
+/// requests `action` with it.
+async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<Next, Interrupt> {
+    session.answer().await?;
+    if record.play_beep() {
+        session
+            .execute("playback", Some("tone_stream://%(500,0,800)"))
+            .await?;
+    }
+    let sid = Sid::new(Kind::Recording).to_string();
+    let dir = session.router.recordings_dir.clone();
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::error!(dir = %dir.display(), error = %e, "cannot create the recordings directory");
+    }
+    let path = dir.join(format!("{sid}.wav"));
+    let keys = record.finish_on_key().0;
+    let terminators = if keys.is_empty() {
+        "none".to_owned()
+    } else {
+        keys
+    };
+    session
+        .api(&format!(
+            "uuid_setvar {} playback_terminators {terminators}",
+            session.uuid
+        ))
+        .await;
+    let arg = match record.timeout() {
+        0 => format!("{} {}", path.display(), record.max_length()),
+        silence => format!("{} {} 200 {silence}", path.display(), record.max_length()),
+    };
+    let started = now_millis();
+    let outcome = session.execute("record", Some(&arg)).await;
+    session
+        .api(&format!(
+            "uuid_setvar {} playback_terminators none",
+            session.uuid
+        ))
+        .await;
+    let digits = match &outcome {
+        Ok(event) => event
+            .variable("playback_terminator_used")
+            .map(|d| d.into_owned())
+            .unwrap_or_default(),
+        Err(Interrupt::HungUp) => "hangup".to_owned(),
+        Err(_) => String::new(),
+    };
+    let duration = wav_seconds(&path);
+    let Some(duration) = duration.filter(|d| *d > 0) else {
+        // Nothing was recorded: Twilio moves on to the next verb.
+        let _ = std::fs::remove_file(&path);
+        return outcome.map(|_| Next::Continue);
+    };
+    let recording = Recording {
+        sid: sid.clone(),
+        account_sid: session.call.account_sid.clone(),
+        call_sid: session.call.sid.clone(),
+        status: "completed".into(),
+        source: "RecordVerb".into(),
+        channels: 1,
+        duration,
+        file_path: path.display().to_string(),
+        start_time: started,
+        date_created: now_millis(),
+        date_updated: now_millis(),
+    };
+    if let Err(e) = session.router.store.insert_recording(&recording).await {
+        tracing::error!(call = %session.call.sid, error = %e, "cannot record a recording");
+    }
+    let recording_url = format!(
+        "{}2010-04-01/Accounts/{}/Recordings/{sid}",
+        session.router.public_url, session.call.account_sid
+    );
+    if let Some(callback) = record.recording_status_callback() {
+        if let Some(url) = session.resolve(callback) {
+            let params = vec![
+                ("AccountSid".to_owned(), session.call.account_sid.clone()),
+                ("CallSid".into(), session.call.sid.clone()),
+                ("RecordingSid".into(), sid.clone()),
+                ("RecordingUrl".into(), recording_url.clone()),
+                ("RecordingStatus".into(), "completed".into()),
+                ("RecordingDuration".into(), duration.to_string()),
+                ("RecordingChannels".into(), "1".into()),
+                ("RecordingStartTime".into(), crate::api::rfc2822(started)),
+                ("RecordingSource".into(), "RecordVerb".into()),
+            ];
+            let method_ = method(record.recording_status_callback_method());
+            session.report(webhook::Request {
+                url,
+                method: method_,
+                params,
+            });
+        }
+    }
+    let extra = vec![
+        ("RecordingUrl".to_owned(), recording_url),
+        ("RecordingSid".into(), sid),
+        ("RecordingDuration".into(), duration.to_string()),
+        ("Digits".into(), digits),
+    ];
+    let request = action_request(session, record.action(), record.method(), extra);
+    match outcome {
+        Ok(_) => match request {
+            Some(request) => Ok(goto(request)),
+            None => {
+                bad_url(
+                    session,
+                    "Record action",
+                    record.action().map_or("", |a| a.as_str()),
+                )
+                .await
+            }
+        },
+        Err(interrupt) => {
+            // The caller hung up: Twilio still reports the recording, ignoring the answer.
+            if let (Interrupt::HungUp, Some(request)) = (&interrupt, request) {
+                session.report(request);
+            }
+            Err(interrupt)
+        }
+    }
+}
+
+/// A WAV file's length in whole seconds (rounded up), if it is a WAV file.
+fn wav_seconds(path: &std::path::Path) -> Option<i64> {
+    let reader = hound::WavReader::open(path).ok()?;
+    let spec = reader.spec();
+    let frames = u64::from(reader.duration());
+    Some(frames.div_ceil(u64::from(spec.sample_rate.max(1))) as i64)
+}
+
+/// `<Dial>` to one number: a B-leg on the same node, bridged to the caller,
+/// recorded as a child call.
+async fn dial_number(session: &mut Session, dial: &twiml::Dial) -> Result<Next, Interrupt> {
+    let numbers: Vec<&twiml::Number> = dial
+        .targets
+        .iter()
+        .filter_map(|t| match t {
+            DialTarget::Number(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    let [number] = numbers.as_slice() else {
+        let message = "Dial with more than one Number is not supported by Switchboard yet";
+        session.notify(12200, message, None, None, false).await;
+        return Ok(Next::End);
+    };
+    let to = number.number.trim().to_owned();
+    session.answer().await?;
+    let parent = session.call.clone();
+    let now = now_millis();
+    let mut child = Call {
+        sid: Sid::new(Kind::Call).to_string(),
+        account_sid: parent.account_sid.clone(),
+        parent_call_sid: Some(parent.sid.clone()),
+        direction: "outbound-dial".into(),
+        from: dial
+            .caller_id()
+            .cloned()
+            .unwrap_or_else(|| parent.from.clone()),
+        to: to.clone(),
+        caller_name: None,
+        forwarded_from: None,
+        status: CallStatus::Ringing,
+        answered_by: None,
+        phone_number_sid: None,
+        application_sid: None,
+        url: None,
+        method: "POST".into(),
+        fallback_url: None,
+        fallback_method: "POST".into(),
+        twiml: None,
+        status_callback: None,
+        status_callback_method: "POST".into(),
+        status_callback_events: String::new(),
+        timeout_secs: dial.timeout().into(),
+        node: Some(session.node.name.clone()),
+        channel_uuid: Some(uuid::Uuid::new_v4().to_string()),
+        start_time: None,
+        end_time: None,
+        duration: None,
+        date_created: now,
+        date_updated: now,
+    };
+    let b_uuid = child.channel_uuid.clone().unwrap_or_default();
+    if let Err(e) = session.router.store.insert_call(&child).await {
+        tracing::error!(call = %child.sid, error = %e, "cannot record a dialled call");
+    }
+    session.node.claim_into(&b_uuid, session.events_tx.clone());
+    session.leg_events.clear();
+    let vars = [
+        format!("origination_uuid={b_uuid}"),
+        format!("sb_call_sid={}", child.sid),
+        format!("sb_account_sid={}", child.account_sid),
+        format!("sb_parent_call_sid={}", parent.sid),
+        format!("origination_caller_id_number={}", child.from),
+        format!("leg_timeout={}", dial.timeout()),
+    ];
+    let arg = format!("{{{}}}{}", vars.join(","), session.router.dial_string(&to));
+    let time_limit = Duration::from_secs(dial.time_limit().into());
+    let bridged = match session
+        .node
+        .client
+        .execute(&session.uuid, "bridge", Some(&arg))
+        .await
+    {
+        Ok(execution) => {
+            let client = session.node.client.clone();
+            let b = b_uuid.clone();
+            let limited = async move {
+                let mut execution = std::pin::pin!(execution);
+                tokio::select! {
+                    done = &mut execution => done,
+                    () = tokio::time::sleep(time_limit) => {
+                        let _ = client.api(&format!("uuid_kill {b} ALLOTTED_TIMEOUT")).await;
+                        execution.await
+                    }
+                }
+            };
+            session.wait(limited).await
+        }
+        Err(_) => Err(Interrupt::HungUp),
+    };
+    // The dialled leg's own hangup carries its billsec; it may trail the bridge's end.
+    let leg = leg_outcome(session, &b_uuid).await;
+    session.node.release(&b_uuid);
+    let caller_gone = matches!(bridged, Err(Interrupt::HungUp));
+    let disposition = bridged
+        .as_ref()
+        .ok()
+        .and_then(|r| r.as_ref().ok())
+        .and_then(|e| e.variable("originate_disposition").map(|d| d.into_owned()));
+    let status = match (&leg, caller_gone) {
+        (LegOutcome { answered: true, .. }, _) => CallStatus::Completed,
+        (_, true) => CallStatus::Canceled,
+        (
+            LegOutcome {
+                cause: Some(cause), ..
+            },
+            _,
+        ) => unanswered_status(cause),
+        _ => disposition
+            .as_deref()
+            .map(unanswered_status)
+            .unwrap_or(CallStatus::Failed),
+    };
+    child.status = status;
+    let end = now_millis();
+    if let Err(e) = session
+        .router
+        .store
+        .set_call_status(
+            &child.sid,
+            status,
+            leg.answered_at,
+            Some(end),
+            Some(leg.billsec),
+        )
+        .await
+    {
+        tracing::error!(call = %child.sid, error = %e, "cannot record a dialled call's status");
+    }
+    let mut extra = vec![
+        ("DialCallStatus".to_owned(), status.as_str().to_owned()),
+        ("DialCallSid".into(), child.sid.clone()),
+    ];
+    if leg.answered {
+        extra.push(("DialCallDuration".into(), leg.billsec.to_string()));
+    }
+    let request = dial
+        .action()
+        .and_then(|_| action_request(session, dial.action(), dial.method(), extra));
+    match bridged {
+        Err(interrupt) => {
+            if let (Interrupt::HungUp, Some(request)) = (&interrupt, request) {
+                session.report(request);
+            }
+            Err(interrupt)
+        }
+        Ok(_) => match request {
+            Some(request) => Ok(goto(request)),
+            None if dial.action().is_some() => {
+                bad_url(
+                    session,
+                    "Dial action",
+                    dial.action().map_or("", |a| a.as_str()),
+                )
+                .await
+            }
+            None => Ok(Next::Continue),
+        },
+    }
+}
+
+struct LegOutcome {
+    answered: bool,
+    answered_at: Option<i64>,
+    cause: Option<String>,
+    billsec: i64,
+}
+
+/// What happened to the dialled leg, from its events (waiting briefly for its hangup).
+async fn leg_outcome(session: &mut Session, b_uuid: &str) -> LegOutcome {
+    let mut outcome = LegOutcome {
+        answered: false,
+        answered_at: None,
+        cause: None,
+        billsec: 0,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        while let Some(event) = session.leg_events.pop_front() {
+            if event.unique_id().as_deref() != Some(b_uuid) {
+                continue;
+            }
+            match event.event_name().as_deref() {
+                Some("CHANNEL_ANSWER") => {
+                    outcome.answered = true;
+                    outcome.answered_at = Some(now_millis());
+                }
+                Some("CHANNEL_HANGUP_COMPLETE") => {
+                    outcome.cause = event.header("Hangup-Cause").map(|c| c.into_owned());
+                    outcome.billsec = event
+                        .variable("billsec")
+                        .and_then(|b| b.parse().ok())
+                        .unwrap_or(0);
+                    if outcome.billsec > 0 {
+                        outcome.answered = true;
+                    }
+                    return outcome;
+                }
+                _ => {}
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return outcome;
+        }
+        // Let more events in; a hangup of the caller meanwhile ends the wait too.
+        if session.sleep(Duration::from_millis(20)).await.is_err() && session.leg_events.is_empty()
+        {
+            return outcome;
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Calls end to end: the REST API places a call on the embedded virtual
+//! switch, the call router runs the application's TwiML, and the application
+//! sees exactly Twilio's webhooks.
+
+mod common;
+
+use common::{eventually, AppServer, Db, TestApp};
+use serde_json::Value;
+use switchboard::store::Account;
+
+async fn place(t: &TestApp, account: &Account, form: &[(&str, String)]) -> Value {
+    let response = t
+        .http
+        .post(t.url(&format!("/2010-04-01/Accounts/{}/Calls.json", account.sid)))
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+async fn call(t: &TestApp, account: &Account, sid: &str) -> Value {
+    t.http
+        .get(t.url(&format!(
+            "/2010-04-01/Accounts/{}/Calls/{sid}.json",
+            account.sid
+        )))
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn finished(t: &TestApp, account: &Account, sid: &str) -> Value {
+    eventually("the call to end", || async {
+        let call = call(t, account, sid).await;
+        let over = ["completed", "busy", "no-answer", "failed", "canceled"]
+            .contains(&call["status"].as_str().unwrap_or(""));
+        over.then_some(call)
+    })
+    .await
+}
+
+fn assert_signed(account: &Account, request: &common::AppRequest) {
+    let params = if request.method == "POST" {
+        request.params.clone()
+    } else {
+        Vec::new()
+    };
+    let expected = switchboard::webhook::signature(&account.auth_token, &request.url, &params);
+    assert_eq!(
+        request.signature.as_deref(),
+        Some(expected.as_str()),
+        "{}",
+        request.path
+    );
+}
+
+async fn an_outbound_call_says_hello_and_reports_every_status(db: Db) {
+    let t = TestApp::start(db).await;
+    let app = AppServer::start().await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    app.twiml(
+        "/start",
+        "<Response><Say voice=\"alice\">Hello from Switchboard</Say><Hangup/></Response>",
+    );
+    let created = place(
+        &t,
+        &account,
+        &[
+            ("To", "+15005550006".into()),
+            ("From", "+15005550100".into()),
+            ("Url", app.url("/start")),
+            ("StatusCallback", app.url("/status")),
+            ("StatusCallbackEvent", "initiated".into()),
+            ("StatusCallbackEvent", "ringing".into()),
+            ("StatusCallbackEvent", "answered".into()),
+            ("StatusCallbackEvent", "completed".into()),
+        ],
+    )
+    .await;
+    assert_eq!(created["status"], "queued");
+    assert_eq!(created["direction"], "outbound-api");
+    let sid = created["sid"].as_str().unwrap().to_owned();
+
+    let done = finished(&t, &account, &sid).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(done["start_time"].is_string() && done["end_time"].is_string());
+
+    let fetches = app.requests_to("/start");
+    assert_eq!(fetches.len(), 1);
+    let fetch = &fetches[0];
+    assert_eq!(fetch.method, "POST");
+    assert_eq!(fetch.param("CallSid"), Some(sid.as_str()));
+    assert_eq!(fetch.param("AccountSid"), Some(account.sid.as_str()));
+    assert_eq!(fetch.param("CallStatus"), Some("in-progress"));
+    assert_eq!(fetch.param("Direction"), Some("outbound-api"));
+    assert_eq!(fetch.param("From"), Some("+15005550100"));
+    assert_eq!(fetch.param("To"), Some("+15005550006"));
+    assert_eq!(fetch.param("ApiVersion"), Some("2010-04-01"));
+    assert_signed(&account, fetch);
+
+    let statuses = eventually("four status callbacks", || async {
+        let got = app.requests_to("/status");
+        (got.len() == 4).then_some(got)
+    })
+    .await;
+    let seen: Vec<(&str, &str)> = statuses
+        .iter()
+        .map(|r| {
+            (
+                r.param("CallStatus").unwrap(),
+                r.param("SequenceNumber").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("initiated", "0"),
+            ("ringing", "1"),
+            ("in-progress", "2"),
+            ("completed", "3")
+        ]
+    );
+    for request in &statuses {
+        assert_eq!(
+            request.param("CallbackSource"),
+            Some("call-progress-events")
+        );
+        assert_signed(&account, request);
+    }
+    assert!(statuses[3].param("CallDuration").is_some());
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn an_outbound_call_says_hello_and_reports_every_status_on_sqlite() {
+    an_outbound_call_says_hello_and_reports_every_status(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_outbound_call_says_hello_and_reports_every_status_on_postgres() {
+    an_outbound_call_says_hello_and_reports_every_status(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_busy_number_ends_the_call_busy_without_fetching_the_app() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let app = AppServer::start().await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    let created = place(
+        &t,
+        &account,
+        &[
+            ("To", "+15005550003".into()),
+            ("From", "+15005550100".into()),
+            ("Url", app.url("/start")),
+        ],
+    )
+    .await;
+    let done = finished(&t, &account, created["sid"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "busy", "{done}");
+    assert!(app.requests_to("/start").is_empty());
+    t.stop().await;
+}
