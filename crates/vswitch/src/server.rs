@@ -188,7 +188,12 @@ impl Connection {
                 ev = recv(events) => {
                     let Some(ev) = ev else { break };
                     if let Some(frame) = self.event_frame(&ev) {
-                        if framed.send(frame).await.is_err() {
+                        // A client that stops reading must not hold up shutdown.
+                        let sent = tokio::select! {
+                            r = framed.send(frame) => r.is_ok(),
+                            _ = token.cancelled() => false,
+                        };
+                        if !sent {
                             break;
                         }
                     }
@@ -200,7 +205,10 @@ impl Connection {
                     }
                 }
                 cmd = framed.next() => match cmd {
-                    Some(Ok(cmd)) => match self.handle(cmd, &mut framed).await {
+                    Some(Ok(cmd)) => match tokio::select! {
+                        next = self.handle(cmd, &mut framed) => next,
+                        _ = token.cancelled() => Next::Close,
+                    } {
                         Next::Continue => {}
                         Next::Close => break,
                     },
