@@ -364,9 +364,12 @@ impl Replay {
     }
 }
 
-/// Maps UUIDs the recording's client sent to the ones this run uses.
+/// Maps UUIDs the recording's client sent to the ones this run uses, and
+/// the recording machine's paths to local ones.
 pub fn rewrite(cmd: &Bytes, recorded: &Roles, live: &Roles) -> Bytes {
-    let text = String::from_utf8_lossy(cmd).into_owned();
+    // Recordings went to the recording machine's /rec/; keep ours in a temp dir.
+    let rec_dir = std::env::temp_dir().join("vswitch-replay-rec/");
+    let text = String::from_utf8_lossy(cmd).replace(" /rec/", &format!(" {}", rec_dir.display()));
     let re =
         regex::Regex::new("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
     let out = re.replace_all(&text, |c: &regex::Captures| {
