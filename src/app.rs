@@ -112,6 +112,7 @@ fn absolute(path: &Path) -> std::path::PathBuf {
 
 /// Starts the built-in virtual switch on a free loopback port with a fresh password.
 async fn start_vswitch(config: &Config) -> Result<(vswitch::VSwitch, EslNode), StartError> {
+    crate::webhook::install_tls_provider();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| StartError::VSwitch(e.to_string()))?;

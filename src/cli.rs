@@ -33,6 +33,44 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Run the virtual switch: a FreeSWITCH emulator speaking real ESL, with
+    /// scripted far ends (see crates/vswitch/README.md).
+    Vswitch(VswitchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct VswitchArgs {
+    /// Where the Event Socket listens.
+    #[arg(long, default_value = "127.0.0.1:8021")]
+    listen: std::net::SocketAddr,
+    /// The ESL password (`auth <password>`).
+    #[arg(long, default_value = "ClueCon", env = "SWITCHBOARD_VSWITCH_PASSWORD")]
+    password: String,
+    /// Time compression: 10 makes every ring, prompt and script step 10 times shorter.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// An XML dialplan to load instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    dialplan: Option<PathBuf>,
+    #[command(subcommand)]
+    action: Option<VswitchAction>,
+}
+
+#[derive(Debug, Subcommand)]
+enum VswitchAction {
+    /// Place an inbound call into a running virtual switch (over its ESL port),
+    /// as a caller reaching a FreeSWITCH node would.
+    Call {
+        /// The caller's number.
+        #[arg(long)]
+        from: String,
+        /// The number called.
+        #[arg(long)]
+        to: String,
+        /// The caller's script, e.g. `dtmf=1@2s;hangup=30s`.
+        #[arg(long)]
+        script: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,9 +88,15 @@ enum AccountsCommand {
 
 /// Runs the command line; the error, if any, is for the user to read.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::webhook::install_tls_provider();
+    if let Command::Vswitch(args) = cli.command {
+        init_tracing(LogFormat::Text);
+        return vswitch(args).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     init_tracing(config.log_format);
     match cli.command {
+        Command::Vswitch(_) => unreachable!("handled above"),
         Command::Serve => serve(config).await,
         Command::Migrate => {
             let store = Store::connect(&config.database_url).await?;
@@ -77,6 +121,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             println!("AccountSid={}", account.sid);
             println!("AuthToken={}", account.auth_token);
+            Ok(())
+        }
+    }
+}
+
+async fn vswitch(args: VswitchArgs) -> anyhow::Result<()> {
+    match args.action {
+        Some(VswitchAction::Call { from, to, script }) => {
+            let config = esl::ClientConfig {
+                reconnect: None,
+                ..esl::ClientConfig::new(args.listen.to_string(), args.password)
+            };
+            let (client, _events) = esl::Client::connect(config).await?;
+            let command = format!("vswitch_inbound {from} {to} {}", script.unwrap_or_default());
+            let answer = client.api_ok(command.trim_end()).await?;
+            println!("{}", answer.trim_end());
+            Ok(())
+        }
+        None => {
+            anyhow::ensure!(args.speed > 0.0, "--speed must be positive");
+            let dialplan_xml = match &args.dialplan {
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?),
+                None => None,
+            };
+            let listener = TcpListener::bind(args.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+            let config = vswitch::Config {
+                password: args.password,
+                speed: args.speed,
+                dialplan_xml,
+                ..vswitch::Config::default()
+            };
+            tracing::info!(listen = %args.listen, speed = args.speed, "virtual switch serving ESL");
+            vswitch::run(listener, config, shutdown_signal()?).await?;
             Ok(())
         }
     }

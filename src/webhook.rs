@@ -22,6 +22,12 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// Chooses the process-wide TLS implementation every HTTP client uses; a
+/// second call is harmless.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Get,
@@ -91,8 +97,7 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 impl Webhooks {
     pub fn new(timeout: Duration) -> Webhooks {
-        // One process-wide TLS provider; a second install is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let http = reqwest::Client::builder()
             .user_agent(concat!(
                 "TwilioProxy/1.1 Switchboard/",
