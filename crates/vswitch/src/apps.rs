@@ -57,6 +57,10 @@ impl Session {
             post.push(("Application-Data", &arg));
         }
         post.push(("Application-UUID", &call.uuid));
+        let at = origin("switch_core_session.c", "switch_core_session_exec", 2902);
+        self.log(6, 1, at, |d| {
+            format!("EXECUTE [depth=0] {} {}({arg})", d.name, call.name)
+        });
         let at = origin("switch_core_session.c", "switch_core_session_exec", 2944);
         self.fire("CHANNEL_EXECUTE", at, &[], &post, true);
 

@@ -57,7 +57,7 @@ impl SwitchEvent {
 }
 
 /// Where an event says it came from: FreeSWITCH's `Event-Calling-*` headers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Origin {
     pub file: &'static str,
     pub function: &'static str,
@@ -148,6 +148,14 @@ impl EventSource {
 pub fn local_stamp(us: i64) -> String {
     match Local.timestamp_micros(us) {
         chrono::LocalResult::Single(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        _ => String::new(),
+    }
+}
+
+/// `2026-11-24 10:21:57.101046`: the time stamp of log lines.
+pub fn local_stamp_micros(us: i64) -> String {
+    match Local.timestamp_micros(us) {
+        chrono::LocalResult::Single(t) => t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
         _ => String::new(),
     }
 }

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
 
-use crate::bus::{Interest, Listener};
+use crate::bus::{Delivery, Interest, Listener, LogLine};
 use crate::channel::HangupCause;
 use crate::event::{origin, SwitchEvent};
 use crate::session::{AppCall, Command};
@@ -112,7 +112,7 @@ pub(crate) struct Connection {
     authed: bool,
     format: EventFormat,
     listener: Option<Arc<Listener>>,
-    events: Option<mpsc::Receiver<Arc<SwitchEvent>>>,
+    events: Option<mpsc::Receiver<Delivery>>,
     filters: Vec<Filter>,
     /// Outbound `myevents`, or inbound `myevents <uuid>`: only this Channel's events.
     only_uuid: Option<String>,
@@ -185,8 +185,21 @@ impl Connection {
                     }
                     break;
                 }
-                ev = recv(events) => {
-                    let Some(ev) = ev else { break };
+                delivery = recv(events) => {
+                    let ev = match delivery {
+                        Some(Delivery::Event(ev)) => ev,
+                        Some(Delivery::Log(line)) => {
+                            let sent = tokio::select! {
+                                r = framed.send(log_frame(&line)) => r.is_ok(),
+                                _ = token.cancelled() => false,
+                            };
+                            if !sent {
+                                break;
+                            }
+                            continue;
+                        }
+                        None => break,
+                    };
                     if let Some(frame) = self.event_frame(&ev) {
                         // A client that stops reading must not hold up shutdown.
                         let sent = tokio::select! {
@@ -507,9 +520,15 @@ impl Connection {
                     return send(framed, reply("-ERR invalid log level")).await;
                 };
                 self.logging = true;
+                let l = self.ensure_listener();
+                l.log_level
+                    .store(n as i8, std::sync::atomic::Ordering::Relaxed);
                 send(framed, reply(&format!("+OK log level {level} [{n}]"))).await
             }
             EslCommand::NoLog => {
+                if let Some(l) = &self.listener {
+                    l.log_level.store(-1, std::sync::atomic::Ordering::Relaxed);
+                }
                 let text = if std::mem::take(&mut self.logging) {
                     "+OK no longer logging"
                 } else {
@@ -723,6 +742,18 @@ impl Connection {
     }
 }
 
+fn log_frame(line: &LogLine) -> Frame {
+    Frame::log_data(&esl::LogData {
+        level: line.level,
+        text_channel: line.text_channel,
+        file: line.at.file,
+        func: line.at.function,
+        line: line.at.line,
+        user_data: &line.uuid,
+        text: &line.text,
+    })
+}
+
 /// Converts a switch event to the `esl` crate's event for serialising.
 pub fn to_esl(ev: &SwitchEvent) -> esl::Event {
     let mut out = esl::Event::empty();
@@ -768,7 +799,7 @@ async fn send<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-async fn recv(rx: Option<&mut mpsc::Receiver<Arc<SwitchEvent>>>) -> Option<Arc<SwitchEvent>> {
+async fn recv(rx: Option<&mut mpsc::Receiver<Delivery>>) -> Option<Delivery> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

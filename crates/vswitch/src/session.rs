@@ -50,6 +50,8 @@ pub enum Command {
     /// Run this Application before anything else queued (`uuid_broadcast`).
     ExecuteNow(AppCall),
     Hangup(HangupCause),
+    /// The other leg of a loopback pair hung up.
+    PartnerHangup(HangupCause),
     Answer,
     PreAnswer,
     RingReady,
@@ -264,6 +266,35 @@ impl Session {
         self.sw.bus.publish(ev);
     }
 
+    /// Logs a line about this Channel if anyone listens at `level`
+    /// (`text_channel` 1 is FreeSWITCH's bare console text, 3 the session log).
+    pub fn log(
+        &self,
+        level: u8,
+        text_channel: u8,
+        at: Origin,
+        text: impl FnOnce(&ChannelData) -> String,
+    ) {
+        if !self.sw.bus.wants_log(level) {
+            return;
+        }
+        let text = self.handle.with(text);
+        let now = self.sw.events.clock.now_us();
+        self.sw.bus.publish_log(crate::bus::LogLine::new(
+            level,
+            text_channel,
+            at,
+            &self.uuid,
+            now,
+            &text,
+        ));
+    }
+
+    fn log_new_channel(&self) {
+        let at = origin("switch_channel.c", "switch_channel_set_name", 1142);
+        self.log(5, 3, at, |d| format!("New Channel {} [{}]", d.name, d.uuid));
+    }
+
     /// Fires a CUSTOM event built by `build` if anyone listens.
     pub fn fire_custom(
         &self,
@@ -356,6 +387,7 @@ impl Session {
     }
 
     fn start_inbound(&mut self) {
+        self.log_new_channel();
         if self.is_loopback {
             self.fire_codec();
         }
@@ -379,6 +411,18 @@ impl Session {
     /// Applications found; no match hangs up with NO_ROUTE_DESTINATION.
     pub async fn route(&mut self) {
         self.set_state(ChannelState::Routing);
+        self.log(
+            6,
+            3,
+            origin("mod_dialplan_xml.c", "dialplan_hunt", 639),
+            |d| {
+                let p = &d.profile;
+                format!(
+                    "Processing {} <{}>->{} in context {}",
+                    p.caller_id_name, p.caller_id_number, p.destination_number, p.context
+                )
+            },
+        );
         let (context, apps) = self.handle.with(|d| {
             let field = |name: &str| -> Option<String> {
                 let p = &d.profile;
@@ -494,11 +538,20 @@ impl Session {
                 on.queued.then_some(Wake::Queued)
             }
             Command::Hangup(cause) => {
-                self.hangup(cause);
+                self.hangup_from(cause, origin("switch_ivr.c", "switch_ivr_kill_uuid", 4412));
+                Some(Wake::Hangup)
+            }
+            Command::PartnerHangup(cause) => {
+                self.hangup_from(cause, origin("mod_loopback.c", "channel_on_hangup", 585));
                 Some(Wake::Hangup)
             }
             Command::Answer => {
-                self.answer().await;
+                if self.partner.is_some() {
+                    let at = origin("mod_loopback.c", "channel_receive_message", 1021);
+                    self.answer_from(at).await;
+                } else {
+                    self.answer().await;
+                }
                 on.answer.then_some(Wake::Answered)
             }
             Command::PreAnswer => {
@@ -685,6 +738,23 @@ impl Session {
             "switch_core_session_outgoing_channel",
             768,
         );
+        if self.is_loopback {
+            // mod_loopback names its A-leg after the dial string, then renames it.
+            let at = origin("switch_channel.c", "switch_channel_set_name", 1142);
+            let first = self.handle.with(|d| {
+                format!(
+                    "loopback/{}/{}-a",
+                    d.profile.destination_number, d.profile.context
+                )
+            });
+            self.log(5, 3, at, |d| format!("New Channel {first} [{}]", d.uuid));
+            let at = origin("switch_channel.c", "switch_channel_set_name", 1140);
+            self.log(5, 3, at, |d| {
+                format!("Rename Channel {first}->{} [{}]", d.name, d.uuid)
+            });
+        } else {
+            self.log_new_channel();
+        }
         self.fire("CHANNEL_OUTGOING", at, &[], &[], false);
         self.set_state(ChannelState::Init);
         self.fire(
@@ -789,6 +859,13 @@ impl Session {
     }
 
     pub async fn answer(&mut self) {
+        self.answer_from(origin("mod_dptools.c", "answer_function", 1406))
+            .await;
+    }
+
+    /// Answers; `logged_at` is where FreeSWITCH logs "has been answered"
+    /// from (mod_loopback when the other loopback leg answered).
+    async fn answer_from(&mut self, logged_at: Origin) {
         if self.hung_up || self.handle.with(|d| d.times.answered > 0) {
             return;
         }
@@ -804,11 +881,26 @@ impl Session {
             3846,
         );
         self.fire("CHANNEL_ANSWER", at, &[], &[], true);
+        self.log(5, 0, logged_at, |d| {
+            format!("Channel [{}] has been answered", d.name)
+        });
         self.set_callstate(CallState::Active);
         let outbound = self.handle.with(|d| d.direction) == Direction::Outbound;
         if outbound {
             // switch_channel_flip_cid: the answered leg now shows the party it
             // reached as its caller, and the originator as its callee.
+            let at = origin("switch_channel.c", "switch_channel_flip_cid", 3289);
+            self.log(6, 3, at, |d| {
+                let p = &d.profile;
+                format!(
+                    "{} Flipping CID from \"{}\" <{}> to \"{}\" <{}>",
+                    d.name,
+                    p.caller_id_name,
+                    p.caller_id_number,
+                    p.callee_id_name,
+                    p.callee_id_number
+                )
+            });
             self.data(|d| {
                 let p = &mut d.profile;
                 if !p.callee_id_number.is_empty() {
@@ -949,6 +1041,14 @@ impl Session {
     /// Starts hanging up: FreeSWITCH fires CHANNEL_HANGUP at once, while the
     /// running Application is still unwinding.
     pub fn hangup(&mut self, cause: HangupCause) {
+        self.hangup_from(
+            cause,
+            origin("switch_channel.c", "switch_channel_perform_hangup", 3444),
+        );
+    }
+
+    /// Hangs up; `logged_at` is where FreeSWITCH logs the "Hangup" line from.
+    fn hangup_from(&mut self, cause: HangupCause, logged_at: Origin) {
         if self.hung_up {
             return;
         }
@@ -961,6 +1061,9 @@ impl Session {
         });
         let at = origin("switch_channel.c", "switch_channel_perform_hangup", 3445);
         self.fire("CHANNEL_HANGUP", at, &[], &[], true);
+        self.log(5, 0, logged_at, |d| {
+            format!("Hangup {} [{}] [{cause}]", d.name, d.state.as_str())
+        });
     }
 
     /// The rest of the hangup: states, HANGUP_COMPLETE with the CDR
@@ -980,7 +1083,7 @@ impl Session {
             let cause = self
                 .handle
                 .with(|d| d.hangup_cause.unwrap_or(HangupCause::NormalClearing));
-            p.send(Command::Hangup(cause)).await;
+            p.send(Command::PartnerHangup(cause)).await;
         }
         self.data(|d| d.set_hangup_variables());
         self.set_state(ChannelState::Reporting);
@@ -1011,6 +1114,14 @@ impl Session {
             true,
         );
         self.set_state(ChannelState::Destroy);
+        let at = origin("switch_core_session.c", "switch_core_session_thread", 1762);
+        self.log(5, 3, at, |d| {
+            format!("Session {} ({}) Ended", d.session_id, d.name)
+        });
+        let at = origin("switch_core_session.c", "switch_core_session_thread", 1766);
+        self.log(5, 0, at, |d| {
+            format!("Close Channel {} [CS_DESTROY]", d.name)
+        });
         self.sw.remove_channel(&self.uuid);
     }
 }

@@ -74,7 +74,8 @@ pub enum Item {
         uuid: Option<String>,
         headers: Vec<String>,
     },
-    Log,
+    /// A log line without its time stamp, with UUIDs and session numbers masked.
+    Log(String),
 }
 
 fn reply_key(frame: &Frame) -> String {
@@ -136,7 +137,20 @@ pub fn item_of(frame: &Frame) -> Item {
                 headers,
             }
         }
-        Some("log/data") => Item::Log,
+        Some("log/data") => {
+            let text = frame.body_str().unwrap_or_default();
+            // Drop `<date> <time> <cpu>% ` before `[LEVEL]`.
+            let text = match text.find(" [") {
+                Some(i) if text.starts_with(|c: char| c.is_ascii_digit()) => &text[i + 1..],
+                _ => text,
+            };
+            let session = regex::Regex::new(r"Session \d+ ").unwrap();
+            Item::Log(
+                session
+                    .replace(&normalise(text), "Session <n> ")
+                    .into_owned(),
+            )
+        }
         _ => Item::Reply(reply_key(frame)),
     }
 }
@@ -263,6 +277,8 @@ pub struct Digest {
     pub events: BTreeMap<String, Vec<String>>,
     /// For each event name and Channel, the header names of its first occurrence.
     pub headers: BTreeMap<String, Vec<String>>,
+    /// Log lines, sorted (lines about different Channels interleave freely).
+    pub logs: Vec<String>,
 }
 
 pub fn digest(items: &[Item], roles: &mut Roles) -> Digest {
@@ -270,7 +286,10 @@ pub fn digest(items: &[Item], roles: &mut Roles) -> Digest {
     for item in items {
         match item {
             Item::Reply(r) => d.replies.push(r.clone()),
-            Item::Log => {}
+            Item::Log(line) => {
+                let at = d.logs.partition_point(|l| l < line);
+                d.logs.insert(at, line.clone());
+            }
             Item::Event {
                 name,
                 channel,
@@ -429,6 +448,7 @@ pub async fn replay_and_compare(name: &str, replay: &mut Replay) {
         .await;
     let got = digest(&replay.items, &mut replay.roles);
     assert_eq!(got.replies, expected.replies, "{name}: replies differ");
+    assert_eq!(got.logs, expected.logs, "{name}: log lines differ");
     for (role, names) in &expected.events {
         let mut mine = got.events.get(role).cloned().unwrap_or_default();
         let mut names = names.clone();
