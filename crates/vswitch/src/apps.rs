@@ -678,13 +678,11 @@ impl Session {
             return self.bridge_failed(cause);
         }
         self.answer().await;
-        let b_uuid = b.uuid();
         b.send(Command::Bridged(self.uuid.clone())).await;
         self.bridged_with(b).await;
         if self.var("hangup_after_bridge").is_some_and(|v| is_true(&v)) {
             self.hangup(HangupCause::NormalClearing);
         }
-        let _ = b_uuid;
         NONE.into()
     }
 

@@ -12,17 +12,38 @@ use tokio::net::TcpListener;
 use vswitch::media::{wav_bytes, wav_length};
 use vswitch::{Config, VSwitch};
 
-async fn switch(speed: f64) -> VSwitch {
+/// A switch with its own sounds/recordings directory, removed on shutdown.
+struct TestSwitch {
+    vs: VSwitch,
+    dir: std::path::PathBuf,
+}
+
+impl std::ops::Deref for TestSwitch {
+    type Target = VSwitch;
+    fn deref(&self) -> &VSwitch {
+        &self.vs
+    }
+}
+
+impl TestSwitch {
+    async fn shutdown(self) {
+        self.vs.shutdown().await;
+        std::fs::remove_dir_all(&self.dir).unwrap();
+    }
+}
+
+async fn switch(speed: f64) -> TestSwitch {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dir = std::env::temp_dir().join(format!("vswitch-scenarios-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = Config {
         speed,
         sounds_dir: dir.clone(),
-        recordings_dir: dir,
+        recordings_dir: dir.clone(),
         ..Config::default()
     };
-    vswitch::start(listener, config).unwrap()
+    let vs = vswitch::start(listener, config).unwrap();
+    TestSwitch { vs, dir }
 }
 
 fn uuid_of(reply: &str) -> String {

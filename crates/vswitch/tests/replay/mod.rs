@@ -20,8 +20,14 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
+/// The recordings: `VSWITCH_FIXTURES`, or `../shared/fixtures/freeswitch`
+/// beside the repository (where DESIGN.md puts them).
 pub fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/freeswitch")
+    std::env::var_os("VSWITCH_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/freeswitch")
+        })
 }
 
 /// A switch configured as the recording machine was.
