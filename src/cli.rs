@@ -142,7 +142,10 @@ async fn vswitch(args: VswitchArgs) -> anyhow::Result<()> {
         None => {
             anyhow::ensure!(args.speed > 0.0, "--speed must be positive");
             let dialplan_xml = match &args.dialplan {
-                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?),
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+                ),
                 None => None,
             };
             let listener = TcpListener::bind(args.listen)

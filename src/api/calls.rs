@@ -251,6 +251,7 @@ pub async fn create(
             url,
             method,
             fallback: fallback_url.map(|f| (f, Method::parse(Some(&fallback_method)))),
+            extra: Vec::new(),
         },
         (None, None) => unreachable!("source_of gives a Url or Twiml"),
     };
@@ -328,6 +329,7 @@ pub async fn update(
                     url,
                     method,
                     fallback,
+                    extra: Vec::new(),
                 }))
             } else {
                 None

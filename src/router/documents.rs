@@ -50,11 +50,14 @@ async fn load(
             url,
             method,
             fallback,
+            extra,
         } => {
+            let mut params = session.params();
+            params.extend(extra.iter().cloned());
             let request = webhook::Request {
                 url: url.clone(),
                 method: *method,
-                params: session.params(),
+                params,
             };
             let answer = match fetch(session, &request).await? {
                 Ok(answer) => Ok((answer, request)),

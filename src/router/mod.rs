@@ -35,6 +35,8 @@ pub enum Instructions {
         url: String,
         method: Method,
         fallback: Option<(String, Method)>,
+        /// Parameters sent beside the call's own (a verb's results: Digits …).
+        extra: Vec<(String, String)>,
     },
     /// A document given inline (the REST API's `Twiml` parameter).
     Inline(String),
@@ -333,6 +335,7 @@ impl CallRouter {
                     .fallback_url
                     .clone()
                     .map(|f| (f, Method::parse(Some(&call.fallback_method)))),
+                extra: Vec::new(),
             },
             None => Instructions::Inline("<Response><Reject/></Response>".into()),
         };

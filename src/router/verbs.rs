@@ -118,6 +118,7 @@ pub async fn execute(session: &mut Session, verb: &Verb) -> Result<Next, Interru
                 url,
                 method: method(redirect.method()),
                 fallback: None,
+                extra: Vec::new(),
             })),
             None => bad_url(session, "Redirect", &redirect.url).await,
         },
@@ -169,32 +170,50 @@ async fn bad_url(session: &mut Session, verb: &str, url: &str) -> Result<Next, I
     Ok(Next::End)
 }
 
-/// The request for a verb's `action`, or the current document when it has none.
+/// The request for a verb's `action` (the current document when it has
+/// none): the call's parameters and the verb's results in `extra`.
+struct Action {
+    url: String,
+    method: Method,
+    extra: Vec<(String, String)>,
+}
+
 fn action_request(
     session: &Session,
     action: Option<&String>,
     method_: twiml::Method,
     extra: Vec<(String, String)>,
-) -> Option<webhook::Request> {
+) -> Option<Action> {
     let url = match action {
         Some(action) => session.resolve(action.trim())?,
         None => session.document_url.clone()?,
     };
-    let mut params = session.params();
-    params.extend(extra);
-    Some(webhook::Request {
+    Some(Action {
         url,
         method: method(method_),
-        params,
+        extra,
     })
 }
 
-fn goto(request: webhook::Request) -> Next {
+/// The action's answer replaces the rest of the document.
+fn goto(action: Action) -> Next {
     Next::Goto(Instructions::Fetch {
-        url: request.url,
-        method: request.method,
+        url: action.url,
+        method: action.method,
         fallback: None,
+        extra: action.extra,
     })
+}
+
+/// Reports to the action after the caller hung up: Twilio requests it and ignores the answer.
+fn report_action(session: &mut Session, action: Action) {
+    let mut params = session.params();
+    params.extend(action.extra);
+    session.report(webhook::Request {
+        url: action.url,
+        method: action.method,
+        params,
+    });
 }
 
 /// `<Gather>`: plays the prompts until the first digit, then collects digits
@@ -410,8 +429,8 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
         },
         Err(interrupt) => {
             // The caller hung up: Twilio still reports the recording, ignoring the answer.
-            if let (Interrupt::HungUp, Some(request)) = (&interrupt, request) {
-                session.report(request);
+            if let (Interrupt::HungUp, Some(action)) = (&interrupt, request) {
+                report_action(session, action);
             }
             Err(interrupt)
         }
@@ -569,8 +588,8 @@ async fn dial_number(session: &mut Session, dial: &twiml::Dial) -> Result<Next, 
         .and_then(|_| action_request(session, dial.action(), dial.method(), extra));
     match bridged {
         Err(interrupt) => {
-            if let (Interrupt::HungUp, Some(request)) = (&interrupt, request) {
-                session.report(request);
+            if let (Interrupt::HungUp, Some(action)) = (&interrupt, request) {
+                report_action(session, action);
             }
             Err(interrupt)
         }
