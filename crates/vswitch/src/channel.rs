@@ -339,6 +339,9 @@ pub struct CallerProfile {
     pub created_us: i64,
     /// `Caller-Transfer-Source`: `epoch:uuid:uuid_br:other` after uuid_bridge.
     pub transfer_source: Option<String>,
+    /// `Caller-Network-Addr`: the SIP peer's address, once it has answered
+    /// anything (empty for loopback).
+    pub network_addr: String,
 }
 
 /// The other party's profile (`Other-Type` and `Other-Leg-*` headers) from
@@ -514,6 +517,9 @@ impl ChannelData {
         }
         if !p.callee_id_number.is_empty() {
             ev.push("Caller-Callee-ID-Number", p.callee_id_number.as_str());
+        }
+        if !p.network_addr.is_empty() {
+            ev.push("Caller-Network-Addr", p.network_addr.as_str());
         }
         ev.push("Caller-ANI", p.ani.as_str());
         ev.push("Caller-Destination-Number", p.destination_number.as_str());

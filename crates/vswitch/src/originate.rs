@@ -18,10 +18,12 @@ pub enum Endpoint {
         context: String,
     },
     /// A network endpoint played by a scripted far end; `name` is the
-    /// Channel name, `user` picks the script.
+    /// Channel name, `user` picks the script, `host` is the peer's address
+    /// (`Caller-Network-Addr`) when the dial string names one.
     FarEnd {
         name: String,
         user: String,
+        host: Option<String>,
     },
     Error(HangupCause),
     Unsupported(String),
@@ -135,15 +137,21 @@ fn parse_endpoint(s: &str) -> Endpoint {
             } else {
                 tail
             };
+            let (user, host) = split_user(target.trim_start_matches("sip:"));
             Endpoint::FarEnd {
                 name: s.to_owned(),
-                user: user_part(target.trim_start_matches("sip:")),
+                user,
+                host,
             }
         }
-        "user" | "vswitch" => Endpoint::FarEnd {
-            name: s.to_owned(),
-            user: user_part(rest),
-        },
+        "user" | "vswitch" => {
+            let (user, _) = split_user(rest);
+            Endpoint::FarEnd {
+                name: s.to_owned(),
+                user,
+                host: None,
+            }
+        }
         "error" => {
             Endpoint::Error(HangupCause::parse(rest).unwrap_or(HangupCause::NormalTemporaryFailure))
         }
@@ -151,12 +159,15 @@ fn parse_endpoint(s: &str) -> Endpoint {
     }
 }
 
-/// The user part of `user@host`. A far-end script may itself contain `@`
+/// The user and host parts of `user@host[:port]`. A far-end script may itself contain `@`
 /// (`dtmf=12@3s`): only a trailing `@…` that is not a duration is a host.
-fn user_part(target: &str) -> String {
+fn split_user(target: &str) -> (String, Option<String>) {
     match target.rsplit_once('@') {
-        Some((user, host)) if crate::farend::duration(host).is_err() => user.to_owned(),
-        _ => target.to_owned(),
+        Some((user, host)) if crate::farend::duration(host).is_err() => {
+            let addr = host.split([':', ';']).next().unwrap_or(host);
+            (user.to_owned(), Some(addr.to_owned()))
+        }
+        _ => (target.to_owned(), None),
     }
 }
 
@@ -283,11 +294,15 @@ mod tests {
             d.endpoint,
             Endpoint::FarEnd {
                 name: "sofia/gateway/trunk1/+15005550003".into(),
-                user: "+15005550003".into()
+                user: "+15005550003".into(),
+                host: None,
             }
         );
         let d = DialString::parse("sofia/external/ring=2s;busy@127.0.0.1:5090");
-        assert!(matches!(d.endpoint, Endpoint::FarEnd { ref user, .. } if user == "ring=2s;busy"));
+        assert!(
+            matches!(d.endpoint, Endpoint::FarEnd { ref user, ref host, .. }
+            if user == "ring=2s;busy" && host.as_deref() == Some("127.0.0.1"))
+        );
         let d = DialString::parse("sofia/external/dtmf=12@3s@127.0.0.1");
         assert!(matches!(d.endpoint, Endpoint::FarEnd { ref user, .. } if user == "dtmf=12@3s"));
         let d = DialString::parse("vswitch/answer;dtmf=12@3s");

@@ -192,6 +192,8 @@ pub(crate) struct Session {
     pub transfer: Option<(String, String)>,
     /// `uuid_bridge` asked this Channel to bridge to another.
     pub uuid_bridge_to: Option<String>,
+    /// The scripted far end's address, shown once it responds.
+    pub peer_addr: String,
     pub is_loopback: bool,
 }
 
@@ -228,6 +230,7 @@ impl Session {
             recordings: Vec::new(),
             transfer: None,
             uuid_bridge_to: None,
+            peer_addr: String::new(),
             is_loopback: false,
         }
     }
@@ -648,6 +651,14 @@ impl Session {
     }
 
     async fn far_step(&mut self, action: FarAction, on: Interrupts) -> Option<Wake> {
+        if !self.peer_addr.is_empty() {
+            let addr = self.peer_addr.clone();
+            self.data(|d| {
+                if d.profile.network_addr.is_empty() {
+                    d.profile.network_addr = addr;
+                }
+            });
+        }
         match action {
             FarAction::Ring => {
                 self.ring_ready().await;
@@ -700,7 +711,10 @@ impl Session {
             }
             return;
         }
-        self.schedule(Duration::ZERO, FarAction::Ring);
+        // A far end that answers or refuses at once never sends 180 Ringing.
+        if !far.ring.is_zero() {
+            self.schedule(Duration::ZERO, FarAction::Ring);
+        }
         let mut at = far.ring;
         if let Some(early) = far.early {
             self.schedule(at, FarAction::Early);

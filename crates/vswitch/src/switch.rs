@@ -295,6 +295,7 @@ impl Switch {
                     context: context.clone(),
                     created_us: 0,
                     transfer_source: None,
+                    network_addr: String::new(),
                 };
                 let (a, a_rx) = self.create_channel(
                     uuid.clone(),
@@ -334,8 +335,14 @@ impl Switch {
                 self.spawn(b_session, Role::Inbound);
                 Ok(a)
             }
-            Endpoint::FarEnd { name, user } => {
-                let far = FarEnd::for_destination(user).map_err(|e| {
+            Endpoint::FarEnd { name, user, host } => {
+                // `vswitch_far_end` scripts a far end behind a real-looking
+                // destination; otherwise the user part picks it.
+                let far = match dial.var("vswitch_far_end") {
+                    Some(script) => FarEnd::parse(script),
+                    None => FarEnd::for_destination(user),
+                };
+                let far = far.map_err(|e| {
                     tracing::warn!(error = %e, "bad far-end script");
                     HangupCause::InvalidNumberFormat
                 })?;
@@ -357,11 +364,13 @@ impl Switch {
                     context: "default".into(),
                     created_us: 0,
                     transfer_source: None,
+                    network_addr: String::new(),
                 };
                 let (a, a_rx) =
                     self.create_channel(uuid, name.clone(), Direction::Outbound, profile, vars)?;
                 a.update(|d| d.hit_dialplan = false);
-                let session = Session::new(self.clone(), a.clone(), a_rx, Some(far));
+                let mut session = Session::new(self.clone(), a.clone(), a_rx, Some(far));
+                session.peer_addr = host.clone().unwrap_or_else(|| self.config.ipv4.clone());
                 self.spawn(session, role(report));
                 Ok(a)
             }
@@ -462,6 +471,7 @@ impl Switch {
                 .unwrap_or_else(|| self.config.inbound_context.clone()),
             created_us: 0,
             transfer_source: None,
+            network_addr: self.config.domain.clone(),
         };
         let mut vars = Variables::default();
         vars.set("sip_from_user", call.from.as_str());

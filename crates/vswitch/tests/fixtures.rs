@@ -89,3 +89,34 @@ async fn an_outbound_socket_session_with_plain_linger_replays() {
 async fn an_outbound_socket_session_with_json_events_and_timed_linger_replays() {
     replay_outbound("outbound_socket_json", "outbound_socket_json_control").await;
 }
+
+#[tokio::test]
+async fn a_sip_call_answered_by_its_far_end_replays() {
+    // SIPp answered after a 180 Ringing: the default far end does the same.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let vswitch = vswitch::start(listener, fixture_config()).unwrap();
+    let mut replay = Replay::connect(vswitch.local_addr()).await;
+    replay::replay_with_far_ends("sip_call", &mut replay, &[]).await;
+    vswitch.shutdown().await;
+}
+
+#[tokio::test]
+async fn sip_calls_refused_by_the_network_and_by_a_busy_peer_replay() {
+    // Nothing listened on :5099 (sofia gave up with 503, no provisional
+    // response); SIPp on :5091 answered 486 Busy Here at once.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let vswitch = vswitch::start(listener, fixture_config()).unwrap();
+    let mut replay = Replay::connect(vswitch.local_addr()).await;
+    let far_ends = [
+        (
+            "}sofia/external/5555@",
+            ",vswitch_far_end='ring=0;reject=NORMAL_TEMPORARY_FAILURE'}sofia/external/5555@",
+        ),
+        (
+            "}sofia/external/486@",
+            ",vswitch_far_end='ring=0;busy'}sofia/external/486@",
+        ),
+    ];
+    replay::replay_with_far_ends("sip_call_failure", &mut replay, &far_ends).await;
+    vswitch.shutdown().await;
+}

@@ -411,6 +411,12 @@ pub fn rewrite(cmd: &Bytes, recorded: &Roles, live: &Roles) -> Bytes {
 /// same order, the same events per Channel in the same order, and every
 /// header the recording's events carry (except channel variables) present.
 pub async fn replay_and_compare(name: &str, replay: &mut Replay) {
+    replay_with_far_ends(name, replay, &[]).await;
+}
+
+/// [`replay_and_compare`], with dialled SIP destinations replaced by far-end
+/// scripts that behave as the recording's SIP peer did (`from`, `to` pairs).
+pub async fn replay_with_far_ends(name: &str, replay: &mut Replay, far_ends: &[(&str, &str)]) {
     let all_items: Vec<Item> = recorded_frames(name).iter().map(item_of).collect();
     let without_races = |items: &[Item]| -> Vec<Item> {
         items.iter().filter(|i| !racy(name, i)).cloned().collect()
@@ -441,7 +447,10 @@ pub async fn replay_and_compare(name: &str, replay: &mut Replay) {
                 replies >= want_replies && want_events.iter().all(|(role, n)| events.get(role).copied().unwrap_or(0) >= *n)
             })
             .await;
-        let cmd = rewrite(&cmd, &recorded_roles, &replay.roles);
+        let mut cmd = rewrite(&cmd, &recorded_roles, &replay.roles);
+        for (from, to) in far_ends {
+            cmd = Bytes::from(String::from_utf8_lossy(&cmd).replace(from, to));
+        }
         replay.send(&cmd).await;
     }
     let expected = digest(&recorded_items, &mut recorded_roles);
