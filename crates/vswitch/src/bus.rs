@@ -107,10 +107,6 @@ impl Interest {
         }
         self.names.contains(name)
     }
-
-    pub fn is_empty(&self) -> bool {
-        !self.all && self.names.is_empty() && self.subclasses.is_empty()
-    }
 }
 
 /// One subscriber: usually an ESL connection.

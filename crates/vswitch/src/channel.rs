@@ -485,9 +485,6 @@ impl ChannelData {
         if let Some(cause) = self.hangup_cause {
             ev.push("Hangup-Cause", cause.as_str());
         }
-        if let Some(other) = &self.bridged_to {
-            ev.push("Other-Leg-Unique-ID", other.as_str());
-        }
         let rate = self.rate.to_string();
         let bit_rate = (self.rate * 16).to_string();
         ev.push("Channel-Read-Codec-Name", self.read_codec);

@@ -287,21 +287,17 @@ impl Connection {
             return None;
         }
         if let Some(uuid) = &self.only_uuid {
+            // `myevents`: this Channel's events (and bgapi results).
             let mine = ev.header("Unique-ID") == Some(uuid.as_str())
                 || ev.header("Other-Leg-Unique-ID") == Some(uuid.as_str())
                 || ev.name() == "BACKGROUND_JOB";
-            if !mine && matches!(self.mode, Mode::Outbound { .. }) {
-                return None;
-            }
-            if !mine && ev.name() != "BACKGROUND_JOB" {
+            if !mine {
                 return None;
             }
         }
         if !self.filters.is_empty() && !self.filters.iter().any(|f| f.matches(ev)) {
             return None;
         }
-        // An outbound socket that never asked for events still gets its
-        // Channel's hangup handled above, but not sent.
         let interested = self.listener.as_ref().is_some_and(|l| {
             l.interest
                 .lock()

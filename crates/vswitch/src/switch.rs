@@ -243,8 +243,7 @@ impl Switch {
     fn start_outbound(
         self: &Arc<Self>,
         dial: &DialString,
-        role: impl FnOnce(oneshot::Sender<Result<(), HangupCause>>) -> Role,
-        report: oneshot::Sender<Result<(), HangupCause>>,
+        role: Role,
         cid: (&str, &str),
     ) -> Result<ChannelHandle, HangupCause> {
         let uuid = dial
@@ -331,7 +330,7 @@ impl Switch {
                 let mut b_session = Session::new(self.clone(), b.clone(), b_rx, None);
                 b_session.partner = Some(a.clone());
                 b_session.is_loopback = true;
-                self.spawn(a_session, role(report));
+                self.spawn(a_session, role);
                 self.spawn(b_session, Role::Inbound);
                 Ok(a)
             }
@@ -371,7 +370,7 @@ impl Switch {
                 a.update(|d| d.hit_dialplan = false);
                 let mut session = Session::new(self.clone(), a.clone(), a_rx, Some(far));
                 session.peer_addr = host.clone().unwrap_or_else(|| self.config.ipv4.clone());
-                self.spawn(session, role(report));
+                self.spawn(session, role);
                 Ok(a)
             }
         }
@@ -404,13 +403,12 @@ impl Switch {
         let (tx, rx) = oneshot::channel();
         let handle = self.start_outbound(
             dial,
-            |report| Role::Outbound {
+            Role::Outbound {
                 then,
-                report,
+                report: tx,
                 timeout,
                 ignore_early_media,
             },
-            tx,
             ("", "0000000000"),
         )?;
         match rx.await {
@@ -432,8 +430,7 @@ impl Switch {
         let dial = DialString::parse(dial_string);
         self.start_outbound(
             &dial,
-            |report| Role::BridgeB { report, timeout },
-            report,
+            Role::BridgeB { report, timeout },
             (cid_name, cid_number),
         )
     }
