@@ -11,6 +11,21 @@ use crate::event::origin;
 use crate::media::{file_type, Length, RATE};
 use crate::session::{AppCall, Command, Interrupts, Session, Wake};
 
+/// A log level name or number (`switch_log_str2level`).
+fn log_level(s: &str) -> Option<u8> {
+    Some(match s.to_ascii_uppercase().as_str() {
+        "CONSOLE" => 0,
+        "ALERT" => 1,
+        "CRIT" => 2,
+        "ERR" | "ERROR" => 3,
+        "WARNING" => 4,
+        "NOTICE" => 5,
+        "INFO" => 6,
+        "DEBUG" => 7,
+        n => n.parse::<u8>().ok().filter(|n| *n <= 7)?,
+    })
+}
+
 /// Application-Response when an Application has nothing to say.
 const NONE: &str = "_none_";
 
@@ -179,13 +194,101 @@ impl Session {
                 self.transfer = Some((destination, context));
                 NONE.into()
             }
-            "log" | "info" | "sched_hangup" | "event" => NONE.into(),
+            "sched_hangup" => {
+                // `[+]<seconds> [cause]`: seconds from now (FreeSWITCH also
+                // takes an absolute epoch without the `+`).
+                let mut words = arg.split_whitespace();
+                let when = words.next().unwrap_or("0");
+                let cause = words
+                    .next()
+                    .and_then(HangupCause::parse)
+                    .unwrap_or(HangupCause::AllottedTimeout);
+                let secs: i64 = when.trim_start_matches('+').parse().unwrap_or(0);
+                let secs = if when.starts_with('+') {
+                    secs
+                } else {
+                    secs - self.sw.events.clock.now_us() / 1_000_000
+                };
+                self.schedule(
+                    Duration::from_secs(secs.max(0) as u64),
+                    crate::session::FarAction::ScheduledHangup(cause),
+                );
+                NONE.into()
+            }
+            "log" => {
+                // `[level] text`, as mod_dptools' log application.
+                let (level, text) = match arg.split_once(' ') {
+                    Some((l, t)) if log_level(l).is_some() => (log_level(l).unwrap_or(7), t),
+                    _ => (7, arg),
+                };
+                let text = text.to_owned();
+                self.log(
+                    level,
+                    3,
+                    origin("mod_dptools.c", "log_function", 1730),
+                    move |_| text,
+                );
+                NONE.into()
+            }
+            "info" => {
+                self.log(6, 3, origin("mod_dptools.c", "info_function", 1766), |d| {
+                    let mut ev = crate::event::SwitchEvent::default();
+                    d.write_headers(&mut ev, true);
+                    let mut out = String::from("CHANNEL_DATA:\n");
+                    for (k, v) in &ev.headers {
+                        out.push_str(&format!("{k}: [{v}]\n"));
+                    }
+                    out
+                });
+                NONE.into()
+            }
+            "event" => {
+                self.event_app(arg);
+                NONE.into()
+            }
             other => {
                 tracing::warn!(uuid = %self.uuid, app = other, "invalid application");
                 self.hangup(HangupCause::DestinationOutOfOrder);
                 NONE.into()
             }
         }
+    }
+
+    /// `event Event-Name=X,Event-Subclass=y,header=value,…`: fires an event
+    /// carrying this Channel's data and the given headers.
+    fn event_app(&self, arg: &str) {
+        let pairs: Vec<(&str, &str)> = arg
+            .split(',')
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .collect();
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+        };
+        let subclass = get("Event-Subclass");
+        let name = get("Event-Name").unwrap_or(if subclass.is_some() {
+            "CUSTOM"
+        } else {
+            "MESSAGE"
+        });
+        if !self.sw.bus.wants(name, subclass) {
+            return;
+        }
+        let mut ev = self.sw.events.event(
+            name,
+            subclass,
+            origin("mod_dptools.c", "event_function", 1640),
+        );
+        self.handle.with(|d| d.write_headers(&mut ev, true));
+        for (k, v) in &pairs {
+            if !k.eq_ignore_ascii_case("Event-Name") && !k.eq_ignore_ascii_case("Event-Subclass") {
+                ev.push(*k, *v);
+            }
+        }
+        self.sw.bus.publish(ev);
     }
 
     /// `socket <host:port> [async] [full]`: connects an outbound Event Socket

@@ -134,15 +134,17 @@ pub(crate) enum Wake {
     Kicked,
 }
 
-/// A far-end step due at an instant.
+/// A far-end step (or a `sched_hangup`) due at an instant.
 #[derive(Debug, Clone)]
-enum FarAction {
+pub(crate) enum FarAction {
     Ring,
     Early,
     Answer,
     Refuse(HangupCause),
     Dtmf(String),
     Hangup,
+    /// `sched_hangup`: this side hangs up.
+    ScheduledHangup(HangupCause),
 }
 
 /// A recording in progress (`uuid_record` or `record`).
@@ -691,10 +693,14 @@ impl Session {
                 self.hangup(HangupCause::NormalClearing);
                 Some(Wake::Hangup)
             }
+            FarAction::ScheduledHangup(cause) => {
+                self.hangup(cause);
+                Some(Wake::Hangup)
+            }
         }
     }
 
-    fn schedule(&mut self, after: Duration, action: FarAction) {
+    pub(crate) fn schedule(&mut self, after: Duration, action: FarAction) {
         let at = self.sw.events.clock.deadline(after);
         let pos = self.far_timers.partition_point(|(t, _)| *t <= at);
         self.far_timers.insert(pos, (at, action));
@@ -730,8 +736,12 @@ impl Session {
     /// Schedules what a far end does once the call is up.
     fn schedule_far_answered(&mut self) {
         let Some(far) = self.far.clone() else { return };
-        self.far_timers
-            .retain(|(_, a)| matches!(a, FarAction::Dtmf(_) | FarAction::Hangup));
+        self.far_timers.retain(|(_, a)| {
+            matches!(
+                a,
+                FarAction::Dtmf(_) | FarAction::Hangup | FarAction::ScheduledHangup(_)
+            )
+        });
         for (at, digits) in far.dtmf {
             self.schedule(at, FarAction::Dtmf(digits));
         }

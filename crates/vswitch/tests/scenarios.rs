@@ -437,3 +437,137 @@ async fn a_conference_gathers_members_and_kicks_them() {
     c.channel_event(&a, "CHANNEL_HANGUP_COMPLETE").await;
     vs.shutdown().await;
 }
+
+#[tokio::test]
+async fn sched_hangup_and_the_hangup_application_end_calls_with_their_causes() {
+    let vs = switch(20.0).await;
+    let mut c = Client::connect(vs.local_addr()).await;
+    let a = uuid_of(&c.api("originate vswitch/ring=0;answer &park()").await);
+    c.execute(&a, "sched_hangup", "+2 ALLOTTED_TIMEOUT").await;
+    let done = c.channel_event(&a, "CHANNEL_HANGUP_COMPLETE").await;
+    assert_eq!(h(&done, "Hangup-Cause"), "ALLOTTED_TIMEOUT");
+    assert_eq!(done.variable("hangup_cause_q850").as_deref(), Some("602"));
+    let b = uuid_of(&c.api("originate vswitch/ring=0;answer &park()").await);
+    c.execute(&b, "hangup", "USER_BUSY").await;
+    let done = c.channel_event(&b, "CHANNEL_HANGUP_COMPLETE").await;
+    assert_eq!(h(&done, "Hangup-Cause"), "USER_BUSY");
+    vs.shutdown().await;
+}
+
+#[tokio::test]
+async fn variables_set_by_api_and_by_applications_read_back() {
+    let vs = switch(20.0).await;
+    let mut c = Client::connect(vs.local_addr()).await;
+    let a = uuid_of(
+        &c.api("originate {greeting=hello}vswitch/ring=0;answer &park()")
+            .await,
+    );
+    assert_eq!(c.api(&format!("uuid_getvar {a} greeting")).await, "hello");
+    assert_eq!(
+        c.api(&format!("uuid_setvar {a} account AC123")).await,
+        "+OK\n"
+    );
+    let app = c
+        .execute(&a, "set", "mood=${greeting} from ${account}")
+        .await;
+    c.event("set to complete", |e| {
+        e.application_uuid().as_deref() == Some(app.as_str())
+    })
+    .await;
+    assert_eq!(
+        c.api(&format!("uuid_getvar {a} mood")).await,
+        "hello from AC123"
+    );
+    assert_eq!(c.api(&format!("uuid_getvar {a} missing")).await, "_undef_");
+    assert_eq!(
+        c.api("uuid_getvar 00000000-0000-0000-0000-000000000000 x")
+            .await,
+        "-ERR No such channel!\n"
+    );
+    vs.shutdown().await;
+}
+
+#[tokio::test]
+async fn read_collects_digits_until_the_terminator() {
+    let vs = switch(20.0).await;
+    let mut c = Client::connect(vs.local_addr()).await;
+    let a = uuid_of(
+        &c.api("originate vswitch/ring=0;answer;dtmf=77*@500ms &park()")
+            .await,
+    );
+    let app = c
+        .execute(&a, "read", "1 5 silence_stream://100 pin 3000 *")
+        .await;
+    let done = c
+        .event("read to complete", |e| {
+            e.event_name().as_deref() == Some("CHANNEL_EXECUTE_COMPLETE")
+                && e.application_uuid().as_deref() == Some(app.as_str())
+        })
+        .await;
+    assert_eq!(done.variable("pin").as_deref(), Some("77"));
+    assert_eq!(done.variable("read_result").as_deref(), Some("success"));
+    assert_eq!(done.variable("read_terminator_used").as_deref(), Some("*"));
+    vs.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_log_and_event_applications_reach_esl_listeners() {
+    let vs = switch(20.0).await;
+    let mut c = Client::connect(vs.local_addr()).await;
+    assert_eq!(c.command("log 6").await, "+OK log level 6 [6]");
+    let a = uuid_of(&c.api("originate vswitch/ring=0;answer &park()").await);
+    c.execute(
+        &a,
+        "event",
+        "Event-Subclass=my::thing,Event-Name=CUSTOM,X-Colour=blue",
+    )
+    .await;
+    let ev = c
+        .event("my::thing", |e| {
+            e.subclass().as_deref() == Some("my::thing")
+        })
+        .await;
+    assert_eq!(h(&ev, "X-Colour"), "blue");
+    assert_eq!(h(&ev, "Unique-ID"), a);
+    c.execute(&a, "log", "NOTICE hello from the dialplan").await;
+    c.send_raw(&format!("api uuid_kill {a}\n\n")).await;
+    let line = c
+        .log_line(|l| l.contains("hello from the dialplan") && !l.starts_with("EXECUTE"))
+        .await;
+    assert!(line.contains("[NOTICE] mod_dptools.c:"), "{line}");
+    assert!(line.ends_with(" hello from the dialplan\n"), "{line}");
+    vs.shutdown().await;
+}
+
+#[tokio::test]
+async fn conference_members_can_be_muted_and_unmuted() {
+    let vs = switch(20.0).await;
+    let mut c = Client::connect(vs.local_addr()).await;
+    let a = uuid_of(&c.api("vswitch_inbound 1000 3501").await);
+    c.channel_event(&a, "CHANNEL_PARK").await;
+    c.api(&format!("uuid_transfer {a} 3501 XML default")).await;
+    c.event("add-member", |e| {
+        e.header("Action").as_deref() == Some("add-member")
+    })
+    .await;
+    assert_eq!(c.api("conference 3501 mute all").await, "+OK mute 1\n");
+    let mute = c
+        .event("mute-member", |e| {
+            e.header("Action").as_deref() == Some("mute-member")
+        })
+        .await;
+    assert_eq!(h(&mute, "Speak"), "false");
+    assert!(c.api("conference 3501 list").await.contains(";hear|floor;"));
+    assert_eq!(c.api("conference 3501 unmute 1").await, "+OK unmute 1\n");
+    let unmute = c
+        .event("unmute-member", |e| {
+            e.header("Action").as_deref() == Some("unmute-member")
+        })
+        .await;
+    assert_eq!(h(&unmute, "Speak"), "true");
+    assert_eq!(
+        c.api("conference nope list").await,
+        "Conference nope not found\n"
+    );
+    vs.shutdown().await;
+}

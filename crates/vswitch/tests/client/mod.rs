@@ -13,6 +13,8 @@ pub struct Client {
     framed: Framed<TcpStream, ClientCodec>,
     /// Events received while waiting for something else.
     pub backlog: Vec<Event>,
+    /// Log lines received while waiting for something else.
+    pub logs: Vec<String>,
 }
 
 /// How long a scenario may wait for one thing before failing (not a speed
@@ -26,6 +28,7 @@ impl Client {
         let mut c = Self {
             framed: Framed::new(stream, ClientCodec::new()),
             backlog: Vec::new(),
+            logs: Vec::new(),
         };
         let greeting = c.next_frame().await;
         assert_eq!(greeting.content_type(), Some("auth/request"));
@@ -55,10 +58,14 @@ impl Client {
             .expect("send");
     }
 
-    /// Next non-event frame, keeping events in the backlog.
+    /// Next reply frame, keeping events and log lines for later.
     async fn reply(&mut self) -> Frame {
         loop {
             let f = self.next_frame().await;
+            if f.content_type() == Some("log/data") {
+                self.logs.push(f.body_str().unwrap_or_default().to_owned());
+                continue;
+            }
             match f.to_event() {
                 Some(ev) => self.backlog.push(ev.expect("event parses")),
                 None => return f,
@@ -109,6 +116,28 @@ impl Client {
                     return ev;
                 }
                 self.backlog.push(ev);
+            }
+        }
+    }
+
+    /// Waits for a `log/data` line matching `pred`; returns its text.
+    pub async fn log_line(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        if let Some(i) = self.logs.iter().position(|l| pred(l)) {
+            return self.logs.remove(i);
+        }
+        loop {
+            let f = tokio::time::timeout(PATIENCE, self.framed.next())
+                .await
+                .expect("waited in vain for a log line")
+                .expect("connection open")
+                .expect("frame decodes");
+            if f.content_type() == Some("log/data") {
+                let text = f.body_str().unwrap_or_default().to_owned();
+                if pred(&text) {
+                    return text;
+                }
+            } else if let Some(ev) = f.to_event() {
+                self.backlog.push(ev.expect("event parses"));
             }
         }
     }
