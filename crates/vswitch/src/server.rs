@@ -532,6 +532,9 @@ impl Connection {
                 };
                 send(framed, reply(text)).await
             }
+            EslCommand::DivertEvents(_) if matches!(self.mode, Mode::Inbound) => {
+                send(framed, reply("-ERR not controlling a session.")).await
+            }
             EslCommand::DivertEvents(on) => {
                 let text = if on {
                     "+OK events diverted"
@@ -707,7 +710,6 @@ impl Connection {
                 channel.send(Command::Hangup(cause)).await;
                 "+OK".into()
             }
-            "unicast" | "nomedia" | "xferext" => "+OK".into(),
             _ => "-ERR invalid command".into(),
         }
     }
