@@ -194,6 +194,10 @@ impl Session {
                 self.transfer = Some((destination, context));
                 NONE.into()
             }
+            "respond" => {
+                self.respond(arg).await;
+                NONE.into()
+            }
             "sched_hangup" => {
                 // `[+]<seconds> [cause]`: seconds from now (FreeSWITCH also
                 // takes an absolute epoch without the `+`).
@@ -251,6 +255,26 @@ impl Session {
                 self.hangup(HangupCause::DestinationOutOfOrder);
                 NONE.into()
             }
+        }
+    }
+
+    /// `respond <sip code> [reason]` (mod_sofia): a provisional code rings
+    /// or opens early media, a final failure hangs up with its cause.
+    async fn respond(&mut self, arg: &str) {
+        let code: u16 = arg
+            .split_whitespace()
+            .next()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        match code {
+            180 => self.ring_ready().await,
+            183 => self.pre_answer().await,
+            200 => self.answer().await,
+            300..=699 => {
+                self.set_var("sip_term_status", code.to_string());
+                self.hangup(HangupCause::from_sip(code));
+            }
+            _ => tracing::warn!(uuid = %self.uuid, arg, "respond: unsupported code"),
         }
     }
 

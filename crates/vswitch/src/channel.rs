@@ -243,6 +243,26 @@ impl HangupCause {
             .map(|c| c.0)
     }
 
+    /// The cause a SIP failure status maps to (`sofia_glue_sip_cause_to_freeswitch`).
+    pub fn from_sip(status: u16) -> Self {
+        match status {
+            401 | 402 | 403 | 405 | 406 | 407 | 603 => Self::CallRejected,
+            404 => Self::UnallocatedNumber,
+            485 | 604 => Self::NoRouteDestination,
+            408 | 504 => Self::RecoveryOnTimerExpire,
+            410 => Self::NumberChanged,
+            413 | 414 | 416 | 420 | 421 | 423 | 505 | 513 => Self::InvalidNumberFormat,
+            480 => Self::NoUserResponse,
+            400 | 481 | 500 | 503 => Self::NormalTemporaryFailure,
+            486 | 600 => Self::UserBusy,
+            484 => Self::InvalidNumberFormat,
+            488 | 606 => Self::IncompatibleDestination,
+            502 => Self::NetworkOutOfOrder,
+            487 => Self::OriginatorCancel,
+            _ => Self::NormalUnspecified,
+        }
+    }
+
     /// The SIP status a far end would send for this cause (`sip_term_status`).
     pub fn sip_status(self) -> u16 {
         match self {
@@ -649,6 +669,17 @@ mod tests {
         );
         assert_eq!(HangupCause::parse("NOT_A_CAUSE"), None);
         assert_eq!(HangupCause::NormalClearing.q850(), 16);
+    }
+
+    #[test]
+    fn sip_failures_map_to_freeswitch_causes() {
+        assert_eq!(HangupCause::from_sip(486), HangupCause::UserBusy);
+        assert_eq!(HangupCause::from_sip(404), HangupCause::UnallocatedNumber);
+        assert_eq!(HangupCause::from_sip(603), HangupCause::CallRejected);
+        assert_eq!(
+            HangupCause::from_sip(503),
+            HangupCause::NormalTemporaryFailure
+        );
     }
 
     #[test]

@@ -451,6 +451,13 @@ async fn sched_hangup_and_the_hangup_application_end_calls_with_their_causes() {
     c.execute(&b, "hangup", "USER_BUSY").await;
     let done = c.channel_event(&b, "CHANNEL_HANGUP_COMPLETE").await;
     assert_eq!(h(&done, "Hangup-Cause"), "USER_BUSY");
+    // An inbound call rejected before answer, as <Reject reason="rejected">.
+    let i = uuid_of(&c.api("vswitch_inbound 1000 2000").await);
+    c.channel_event(&i, "CHANNEL_PARK").await;
+    c.execute(&i, "respond", "603 Decline").await;
+    let done = c.channel_event(&i, "CHANNEL_HANGUP_COMPLETE").await;
+    assert_eq!(h(&done, "Hangup-Cause"), "CALL_REJECTED");
+    assert_eq!(done.variable("billsec").as_deref(), Some("0"));
     vs.shutdown().await;
 }
 
