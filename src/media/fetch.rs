@@ -6,7 +6,7 @@
 //! connected to (no window for DNS rebinding); literal IPs, which skip the
 //! resolver, are checked before the request and on every redirect.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -117,8 +117,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || ip.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local
                 || (first & 0xffc0) == 0xfe80 // link-local
-                || (first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
-                || ip == Ipv6Addr::from(Ipv4Addr::UNSPECIFIED.to_ipv6_compatible()))
+                || (first == 0x2001 && ip.segments()[1] == 0x0db8)) // documentation
         }
     }
 }
