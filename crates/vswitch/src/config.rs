@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::switch::StartError;
+
 /// How the virtual switch presents itself and behaves.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -32,6 +34,26 @@ pub struct Config {
     pub heartbeat_secs: u64,
 }
 
+impl Config {
+    /// Refuses settings the switch cannot run with, naming the key.
+    pub fn validate(&self) -> Result<(), StartError> {
+        let bad = |key, reason| Err(StartError::Config { key, reason });
+        if !(self.speed.is_finite() && self.speed > 0.0) {
+            return bad("speed", "must be a number above 0");
+        }
+        if self.password.is_empty() {
+            return bad("password", "must not be empty");
+        }
+        if self.max_sessions == 0 {
+            return bad("max_sessions", "must be at least 1");
+        }
+        if self.inbound_context.is_empty() {
+            return bad("inbound_context", "must name a dialplan context");
+        }
+        Ok(())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -49,5 +71,32 @@ impl Default for Config {
             max_sessions: 100_000,
             heartbeat_secs: 20,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_are_refused_by_name() {
+        assert!(Config::default().validate().is_ok());
+        let err = Config {
+            speed: 0.0,
+            ..Config::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration `speed`: must be a number above 0"
+        );
+        let err = Config {
+            password: String::new(),
+            ..Config::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("`password`"));
     }
 }

@@ -34,6 +34,11 @@ pub enum StartError {
     Dialplan(#[from] DialplanError),
     #[error("listener: {0}")]
     Io(std::io::Error),
+    #[error("invalid configuration `{key}`: {reason}")]
+    Config {
+        key: &'static str,
+        reason: &'static str,
+    },
 }
 
 /// Why an inbound call could not be injected.
@@ -84,6 +89,7 @@ impl Switch {
         token: CancellationToken,
         tracker: TaskTracker,
     ) -> Result<Arc<Self>, StartError> {
+        config.validate()?;
         let dialplan = Dialplan::parse(config.dialplan_xml.as_deref().unwrap_or(DEFAULT_DIALPLAN))?;
         let clock = Clock::new(config.speed);
         let core_uuid = config
