@@ -91,6 +91,12 @@ impl Switch {
     ) -> Result<Arc<Self>, StartError> {
         config.validate()?;
         let dialplan = Dialplan::parse(config.dialplan_xml.as_deref().unwrap_or(DEFAULT_DIALPLAN))?;
+        if !dialplan.has_context(&config.inbound_context) {
+            return Err(StartError::Config {
+                key: "inbound_context",
+                reason: "the dialplan has no such context",
+            });
+        }
         let clock = Clock::new(config.speed);
         let core_uuid = config
             .core_uuid
