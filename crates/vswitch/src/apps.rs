@@ -737,30 +737,7 @@ impl Session {
         self.write_recording(&path, elapsed, voiced.min(elapsed))
             .await;
         self.set_var("record_completion_cause", cause);
-        self.fire(
-            "RECORD_STOP",
-            origin("switch_ivr_async.c", "send_record_stop_event", 1240),
-            &[],
-            &[
-                ("Record-File-Path", &path),
-                ("Record-Completion-Cause", cause),
-            ],
-            true,
-        );
-        self.fire(
-            "MEDIA_BUG_STOP",
-            origin(
-                "switch_core_media_bug.c",
-                "switch_core_media_bug_destroy",
-                84,
-            ),
-            &[
-                ("Media-Bug-Function", "session_record"),
-                ("Media-Bug-Target", &path),
-            ],
-            &[],
-            true,
-        );
+        self.fire_record_stop(&path, cause);
         NONE.into()
     }
 

@@ -342,17 +342,9 @@ impl Connection {
         let reply = |text: &str| Frame::command_reply(text);
         if !self.authed {
             return match cmd {
-                EslCommand::Auth { password } => {
-                    if password == self.sw.config.password {
-                        self.authed = true;
-                        send(framed, reply("+OK accepted")).await
-                    } else {
-                        let _ = framed.send(reply("-ERR invalid")).await;
-                        let _ = framed.send(Frame::disconnect_notice()).await;
-                        Next::Close
-                    }
-                }
-                EslCommand::UserAuth { password, .. } => {
+                // `userauth user@domain:password` is checked against the same
+                // password: the switch has no user directory.
+                EslCommand::Auth { password } | EslCommand::UserAuth { password, .. } => {
                     if password == self.sw.config.password {
                         self.authed = true;
                         send(framed, reply("+OK accepted")).await

@@ -1015,31 +1015,32 @@ impl Session {
                 .unwrap_or(Duration::ZERO)
                 .min(length);
             self.write_recording(&rec.path, length, voiced).await;
-            self.fire(
-                "RECORD_STOP",
-                origin("switch_ivr_async.c", "send_record_stop_event", 1240),
-                &[],
-                &[
-                    ("Record-File-Path", &rec.path),
-                    ("Record-Completion-Cause", cause),
-                ],
-                true,
-            );
-            self.fire(
-                "MEDIA_BUG_STOP",
-                origin(
-                    "switch_core_media_bug.c",
-                    "switch_core_media_bug_destroy",
-                    84,
-                ),
-                &[
-                    ("Media-Bug-Function", "session_record"),
-                    ("Media-Bug-Target", &rec.path),
-                ],
-                &[],
-                true,
-            );
+            self.fire_record_stop(&rec.path, cause);
         }
+    }
+
+    /// RECORD_STOP and MEDIA_BUG_STOP for a finished recording.
+    pub fn fire_record_stop(&self, path: &str, cause: &str) {
+        self.fire(
+            "RECORD_STOP",
+            origin("switch_ivr_async.c", "send_record_stop_event", 1240),
+            &[],
+            &[
+                ("Record-File-Path", path),
+                ("Record-Completion-Cause", cause),
+            ],
+            true,
+        );
+        let at = origin(
+            "switch_core_media_bug.c",
+            "switch_core_media_bug_destroy",
+            84,
+        );
+        let bug = [
+            ("Media-Bug-Function", "session_record"),
+            ("Media-Bug-Target", path),
+        ];
+        self.fire("MEDIA_BUG_STOP", at, &bug, &[], true);
     }
 
     /// Writes a recording and sets the `record_*` variables FreeSWITCH sets.
