@@ -364,6 +364,75 @@ pub struct CallerProfile {
     pub network_addr: String,
 }
 
+/// Where and how a caller profile is written: `Caller-*` for the Channel's
+/// own profile, `Other-Leg-*` for the other party of a bridge, as
+/// `switch_caller_profile_event_set_data` does with its prefix.
+struct ProfileBlock<'a> {
+    prefix: &'a str,
+    direction: Direction,
+    logical_direction: Direction,
+    uuid: &'a str,
+    channel_name: &'a str,
+    times: &'a Times,
+    /// `Profile-Index`: only the Channel's own profile has one.
+    index: Option<&'a str>,
+}
+
+impl CallerProfile {
+    fn write_headers(&self, ev: &mut SwitchEvent, b: &ProfileBlock) {
+        let mut push = |name: &str, value: &str| ev.push(format!("{}-{name}", b.prefix), value);
+        let optional = [
+            ("Caller-ID-Name", &self.caller_id_name),
+            ("Caller-ID-Number", &self.caller_id_number),
+            ("Orig-Caller-ID-Name", &self.orig_caller_id_name),
+            ("Orig-Caller-ID-Number", &self.orig_caller_id_number),
+            ("Callee-ID-Name", &self.callee_id_name),
+            ("Callee-ID-Number", &self.callee_id_number),
+            ("Network-Addr", &self.network_addr),
+        ];
+        push("Direction", b.direction.as_str());
+        push("Logical-Direction", b.logical_direction.as_str());
+        push("Dialplan", &self.dialplan);
+        for (name, value) in optional {
+            // Numbers are always written, names and addresses only when set.
+            if !value.is_empty() || name.ends_with("Caller-ID-Number") {
+                push(name, value);
+            }
+        }
+        push("ANI", &self.ani);
+        push("Destination-Number", &self.destination_number);
+        push("Unique-ID", b.uuid);
+        push("Source", &self.source);
+        if let Some(t) = &self.transfer_source {
+            push("Transfer-Source", t);
+        }
+        push("Context", &self.context);
+        push("Channel-Name", b.channel_name);
+        if let Some(i) = b.index {
+            push("Profile-Index", i);
+        }
+        let t = b.times;
+        push("Profile-Created-Time", &self.created_us.to_string());
+        for (name, us) in [
+            ("Channel-Created-Time", t.created),
+            ("Channel-Answered-Time", t.answered),
+            ("Channel-Progress-Time", t.progress),
+            ("Channel-Progress-Media-Time", t.progress_media),
+            ("Channel-Hangup-Time", t.hungup),
+            ("Channel-Transfer-Time", t.transferred),
+            ("Channel-Resurrect-Time", 0),
+            ("Channel-Bridged-Time", t.bridged),
+            ("Channel-Last-Hold", 0),
+            ("Channel-Hold-Accum", 0),
+        ] {
+            push(name, &us.to_string());
+        }
+        push("Screen-Bit", "true");
+        push("Privacy-Hide-Name", "false");
+        push("Privacy-Hide-Number", "false");
+    }
+}
+
 /// The other party's profile (`Other-Type` and `Other-Leg-*` headers) from
 /// a bridge on: "originatee" on the A side, "originator" on the B side. Like
 /// FreeSWITCH's caller profile, it stays after the bridge ends.
@@ -430,58 +499,19 @@ impl OtherLeg {
     }
 
     fn write_headers(&self, ev: &mut SwitchEvent) {
-        let p = &self.profile;
-        let t = &self.times;
         ev.push("Other-Type", self.kind);
-        ev.push("Other-Leg-Direction", self.direction.as_str());
-        ev.push("Other-Leg-Logical-Direction", "inbound");
-        ev.push("Other-Leg-Dialplan", p.dialplan.as_str());
-        if !p.caller_id_name.is_empty() {
-            ev.push("Other-Leg-Caller-ID-Name", p.caller_id_name.as_str());
-        }
-        ev.push("Other-Leg-Caller-ID-Number", p.caller_id_number.as_str());
-        if !p.orig_caller_id_name.is_empty() {
-            ev.push(
-                "Other-Leg-Orig-Caller-ID-Name",
-                p.orig_caller_id_name.as_str(),
-            );
-        }
-        ev.push(
-            "Other-Leg-Orig-Caller-ID-Number",
-            p.orig_caller_id_number.as_str(),
+        self.profile.write_headers(
+            ev,
+            &ProfileBlock {
+                prefix: "Other-Leg",
+                direction: self.direction,
+                logical_direction: Direction::Inbound,
+                uuid: &self.uuid,
+                channel_name: &self.name,
+                times: &self.times,
+                index: None,
+            },
         );
-        if !p.callee_id_name.is_empty() {
-            ev.push("Other-Leg-Callee-ID-Name", p.callee_id_name.as_str());
-        }
-        if !p.callee_id_number.is_empty() {
-            ev.push("Other-Leg-Callee-ID-Number", p.callee_id_number.as_str());
-        }
-        ev.push("Other-Leg-ANI", p.ani.as_str());
-        ev.push(
-            "Other-Leg-Destination-Number",
-            p.destination_number.as_str(),
-        );
-        ev.push("Other-Leg-Unique-ID", self.uuid.as_str());
-        ev.push("Other-Leg-Source", p.source.as_str());
-        ev.push("Other-Leg-Context", p.context.as_str());
-        ev.push("Other-Leg-Channel-Name", self.name.as_str());
-        ev.push("Other-Leg-Profile-Created-Time", p.created_us.to_string());
-        ev.push("Other-Leg-Channel-Created-Time", t.created.to_string());
-        ev.push("Other-Leg-Channel-Answered-Time", t.answered.to_string());
-        ev.push("Other-Leg-Channel-Progress-Time", t.progress.to_string());
-        ev.push(
-            "Other-Leg-Channel-Progress-Media-Time",
-            t.progress_media.to_string(),
-        );
-        ev.push("Other-Leg-Channel-Hangup-Time", t.hungup.to_string());
-        ev.push("Other-Leg-Channel-Transfer-Time", t.transferred.to_string());
-        ev.push("Other-Leg-Channel-Resurrect-Time", "0");
-        ev.push("Other-Leg-Channel-Bridged-Time", t.bridged.to_string());
-        ev.push("Other-Leg-Channel-Last-Hold", "0");
-        ev.push("Other-Leg-Channel-Hold-Accum", "0");
-        ev.push("Other-Leg-Screen-Bit", "true");
-        ev.push("Other-Leg-Privacy-Hide-Name", "false");
-        ev.push("Other-Leg-Privacy-Hide-Number", "false");
     }
 }
 
@@ -513,59 +543,18 @@ impl ChannelData {
         ev.push("Channel-Write-Codec-Name", self.read_codec);
         ev.push("Channel-Write-Codec-Rate", rate.as_str());
         ev.push("Channel-Write-Codec-Bit-Rate", bit_rate);
-        let p = &self.profile;
-        let d = self.direction.as_str();
-        ev.push("Caller-Direction", d);
-        ev.push("Caller-Logical-Direction", d);
-        ev.push("Caller-Dialplan", p.dialplan.as_str());
-        if !p.caller_id_name.is_empty() {
-            ev.push("Caller-Caller-ID-Name", p.caller_id_name.as_str());
-        }
-        ev.push("Caller-Caller-ID-Number", p.caller_id_number.as_str());
-        if !p.orig_caller_id_name.is_empty() {
-            ev.push("Caller-Orig-Caller-ID-Name", p.orig_caller_id_name.as_str());
-        }
-        ev.push(
-            "Caller-Orig-Caller-ID-Number",
-            p.orig_caller_id_number.as_str(),
+        self.profile.write_headers(
+            ev,
+            &ProfileBlock {
+                prefix: "Caller",
+                direction: self.direction,
+                logical_direction: self.direction,
+                uuid: &self.uuid,
+                channel_name: &self.name,
+                times: &self.times,
+                index: Some("1"),
+            },
         );
-        if !p.callee_id_name.is_empty() {
-            ev.push("Caller-Callee-ID-Name", p.callee_id_name.as_str());
-        }
-        if !p.callee_id_number.is_empty() {
-            ev.push("Caller-Callee-ID-Number", p.callee_id_number.as_str());
-        }
-        if !p.network_addr.is_empty() {
-            ev.push("Caller-Network-Addr", p.network_addr.as_str());
-        }
-        ev.push("Caller-ANI", p.ani.as_str());
-        ev.push("Caller-Destination-Number", p.destination_number.as_str());
-        ev.push("Caller-Unique-ID", self.uuid.as_str());
-        ev.push("Caller-Source", p.source.as_str());
-        if let Some(t) = &p.transfer_source {
-            ev.push("Caller-Transfer-Source", t.as_str());
-        }
-        ev.push("Caller-Context", p.context.as_str());
-        ev.push("Caller-Channel-Name", self.name.as_str());
-        ev.push("Caller-Profile-Index", "1");
-        let t = &self.times;
-        ev.push("Caller-Profile-Created-Time", p.created_us.to_string());
-        ev.push("Caller-Channel-Created-Time", t.created.to_string());
-        ev.push("Caller-Channel-Answered-Time", t.answered.to_string());
-        ev.push("Caller-Channel-Progress-Time", t.progress.to_string());
-        ev.push(
-            "Caller-Channel-Progress-Media-Time",
-            t.progress_media.to_string(),
-        );
-        ev.push("Caller-Channel-Hangup-Time", t.hungup.to_string());
-        ev.push("Caller-Channel-Transfer-Time", t.transferred.to_string());
-        ev.push("Caller-Channel-Resurrect-Time", "0");
-        ev.push("Caller-Channel-Bridged-Time", t.bridged.to_string());
-        ev.push("Caller-Channel-Last-Hold", "0");
-        ev.push("Caller-Channel-Hold-Accum", "0");
-        ev.push("Caller-Screen-Bit", "true");
-        ev.push("Caller-Privacy-Hide-Name", "false");
-        ev.push("Caller-Privacy-Hide-Number", "false");
         if let Some(o) = &self.other_leg {
             o.write_headers(ev);
         }
