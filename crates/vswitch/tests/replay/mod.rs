@@ -409,7 +409,8 @@ pub fn rewrite(cmd: &Bytes, recorded: &Roles, live: &Roles) -> Bytes {
 
 /// Replays a recording on `replay`, then compares: the same replies in the
 /// same order, the same events per Channel in the same order, and every
-/// header the recording's events carry (except channel variables) present.
+/// header the recording's events carry (except channel variables) present
+/// and in the same order.
 pub async fn replay_and_compare(name: &str, replay: &mut Replay) {
     replay_with_far_ends(name, replay, &[]).await;
 }
@@ -486,6 +487,19 @@ pub async fn replay_with_far_ends(name: &str, replay: &mut Replay, far_ends: &[(
         assert!(
             missing.is_empty(),
             "{name}: {event} lacks headers {missing:?}"
+        );
+        // And in FreeSWITCH's order.
+        let theirs: Vec<&String> = headers
+            .iter()
+            .filter(|h| !h.starts_with("variable_"))
+            .collect();
+        let ours: Vec<&String> = mine
+            .iter()
+            .filter(|h| !h.starts_with("variable_") && headers.contains(h))
+            .collect();
+        assert_eq!(
+            ours, theirs,
+            "{name}: {event} has its headers in another order"
         );
     }
 }
