@@ -170,6 +170,7 @@ impl Switch {
                 }),
                 None => NO_SUCH_CHANNEL.into(),
             },
+            "hupall" => self.hupall(&argv).await,
             "conference" => self.conference_api(args).await,
             "vswitch_inbound" => self.inbound_api(args),
             _ => format!("-ERR {command} Command not found!\n"),
@@ -181,6 +182,31 @@ impl Switch {
             ok.to_owned()
         } else {
             NO_SUCH_CHANNEL.to_owned()
+        }
+    }
+
+    /// `hupall [cause] [var value]`: hangs up every Channel, or those whose
+    /// variable matches.
+    async fn hupall(&self, argv: &[&str]) -> String {
+        let cause = argv
+            .first()
+            .and_then(|c| HangupCause::parse(c))
+            .unwrap_or(HangupCause::ManagerRequest);
+        let matching = match (argv.get(1), argv.get(2)) {
+            (Some(var), Some(val)) => Some((*var, *val)),
+            _ => None,
+        };
+        for h in self.channels() {
+            let hit = matching.is_none_or(|(var, val)| h.with(|d| d.vars.get(var) == Some(val)));
+            if hit {
+                h.send(Command::Hangup(cause)).await;
+            }
+        }
+        match matching {
+            None => format!("+OK hangup all channels with cause {cause}\n"),
+            Some((var, val)) => {
+                format!("+OK hangup all channels matching [{var}]=[{val}] with cause: {cause}\n")
+            }
         }
     }
 

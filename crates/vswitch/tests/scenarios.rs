@@ -578,3 +578,30 @@ async fn conference_members_can_be_muted_and_unmuted() {
     );
     vs.shutdown().await;
 }
+
+#[tokio::test]
+async fn hupall_hangs_up_the_matching_channels_only() {
+    let vs = switch(20.0).await;
+    let mut c = Client::connect(vs.local_addr()).await;
+    let tenant_a = uuid_of(
+        &c.api("originate {tenant=a}vswitch/ring=0;answer &park()")
+            .await,
+    );
+    let tenant_b = uuid_of(
+        &c.api("originate {tenant=b}vswitch/ring=0;answer &park()")
+            .await,
+    );
+    assert_eq!(
+        c.api("hupall NORMAL_CLEARING tenant a").await,
+        "+OK hangup all channels matching [tenant]=[a] with cause: NORMAL_CLEARING\n"
+    );
+    c.channel_event(&tenant_a, "CHANNEL_HANGUP_COMPLETE").await;
+    assert_eq!(c.api(&format!("uuid_exists {tenant_b}")).await, "true");
+    assert_eq!(
+        c.api("hupall").await,
+        "+OK hangup all channels with cause MANAGER_REQUEST\n"
+    );
+    let done = c.channel_event(&tenant_b, "CHANNEL_HANGUP_COMPLETE").await;
+    assert_eq!(h(&done, "Hangup-Cause"), "MANAGER_REQUEST");
+    vs.shutdown().await;
+}
