@@ -605,3 +605,48 @@ async fn hupall_hangs_up_the_matching_channels_only() {
     assert_eq!(h(&done, "Hangup-Cause"), "MANAGER_REQUEST");
     vs.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_missing_file_is_reported_and_speech_takes_time_to_say() {
+    let vs = switch(20.0).await;
+    let mut c = Client::connect(vs.local_addr()).await;
+    let a = uuid_of(&c.api("originate vswitch/ring=0;answer &park()").await);
+    let app = c.execute(&a, "playback", "no/such/prompt.wav").await;
+    let done = c
+        .event("playback to complete", |e| {
+            e.event_name().as_deref() == Some("CHANNEL_EXECUTE_COMPLETE")
+                && e.application_uuid().as_deref() == Some(app.as_str())
+        })
+        .await;
+    assert_eq!(
+        done.application_response().as_deref(),
+        Some("FILE NOT FOUND")
+    );
+    assert!(
+        !c.backlog
+            .iter()
+            .any(|e| e.event_name().as_deref() == Some("PLAYBACK_START")),
+        "nothing played"
+    );
+    let app = c
+        .execute(&a, "speak", "flite|kal|Hello from the virtual switch")
+        .await;
+    let start = c
+        .event("speak to start", |e| {
+            e.event_name().as_deref() == Some("CHANNEL_EXECUTE")
+                && e.application_uuid().as_deref() == Some(app.as_str())
+        })
+        .await;
+    let done = c
+        .event("speak to complete", |e| {
+            e.event_name().as_deref() == Some("CHANNEL_EXECUTE_COMPLETE")
+                && e.application_uuid().as_deref() == Some(app.as_str())
+        })
+        .await;
+    let took = done.timestamp_micros().unwrap() - start.timestamp_micros().unwrap();
+    assert!(
+        took >= 1_000_000,
+        "29 characters take more than a second to say, took {took} µs"
+    );
+    vs.shutdown().await;
+}
