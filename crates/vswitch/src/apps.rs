@@ -762,6 +762,7 @@ impl Session {
             &cid_number,
             Duration::from_secs(timeout),
             tx,
+            self.handle.clone(),
         ) {
             Ok(b) => b,
             Err(cause) => return self.bridge_failed(cause),

@@ -173,6 +173,8 @@ pub enum Role {
     BridgeB {
         report: oneshot::Sender<Result<(), HangupCause>>,
         timeout: Duration,
+        /// The Channel running `bridge`: it hears this leg ring.
+        originator: ChannelHandle,
     },
 }
 
@@ -190,6 +192,8 @@ pub(crate) struct Session {
     pub partner: Option<ChannelHandle>,
     /// The other side of a bridge.
     pub bridge: Option<ChannelHandle>,
+    /// For a `bridge` B-leg, the caller, who hears it ring and get media.
+    originator: Option<ChannelHandle>,
     pub recordings: Vec<Recording>,
     pub transfer: Option<(String, String)>,
     /// `uuid_bridge` asked this Channel to bridge to another.
@@ -229,6 +233,7 @@ impl Session {
             far_timers: Vec::new(),
             partner: None,
             bridge: None,
+            originator: None,
             recordings: Vec::new(),
             transfer: None,
             uuid_bridge_to: None,
@@ -376,7 +381,12 @@ impl Session {
                     self.execute_queue().await;
                 }
             }
-            Role::BridgeB { report, timeout } => {
+            Role::BridgeB {
+                report,
+                timeout,
+                originator,
+            } => {
+                self.originator = Some(originator);
                 let result = self.originate_leg(timeout, true).await;
                 let ok = result.is_ok();
                 let _ = report.send(result);
@@ -850,6 +860,9 @@ impl Session {
                 p.send(Command::RingReady).await;
             }
         }
+        if let Some(o) = &self.originator {
+            o.send(Command::RingReady).await;
+        }
     }
 
     pub async fn pre_answer(&mut self) {
@@ -879,6 +892,9 @@ impl Session {
             if self.handle.with(|d| d.direction) == Direction::Inbound {
                 p.send(Command::PreAnswer).await;
             }
+        }
+        if let Some(o) = &self.originator {
+            o.send(Command::PreAnswer).await;
         }
     }
 

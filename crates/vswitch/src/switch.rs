@@ -438,11 +438,16 @@ impl Switch {
         cid_number: &str,
         timeout: Duration,
         report: oneshot::Sender<Result<(), HangupCause>>,
+        originator: ChannelHandle,
     ) -> Result<ChannelHandle, HangupCause> {
         let dial = DialString::parse(dial_string);
         self.start_outbound(
             &dial,
-            Role::BridgeB { report, timeout },
+            Role::BridgeB {
+                report,
+                timeout,
+                originator,
+            },
             (cid_name, cid_number),
         )
     }

@@ -271,6 +271,9 @@ async fn bridge_rings_a_scripted_b_leg_bridges_on_answer_and_ends_with_it() {
     c.channel_event(&a, "CHANNEL_PARK").await;
     c.execute(&a, "bridge", "sofia/gateway/trunk/+15005550007")
         .await;
+    // The caller hears the B-leg ring before it answers.
+    let ringing = c.channel_event(&a, "CHANNEL_PROGRESS").await;
+    assert_eq!(h(&ringing, "Answer-State"), "ringing");
     let bridge = c.channel_event(&a, "CHANNEL_BRIDGE").await;
     let b = h(&bridge, "Bridge-B-Unique-ID");
     assert_eq!(h(&bridge, "Bridge-A-Unique-ID"), a);
