@@ -76,6 +76,14 @@ impl VSwitch {
     }
 }
 
+/// A switch whose handle is dropped stops: its tasks end on their own
+/// (without waiting for them, which [`VSwitch::shutdown`] does).
+impl Drop for VSwitch {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
 /// Starts a virtual switch serving ESL on `listener`.
 pub fn start(listener: TcpListener, config: Config) -> Result<VSwitch, StartError> {
     let addr = listener.local_addr().map_err(StartError::Io)?;
