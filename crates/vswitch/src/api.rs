@@ -85,25 +85,7 @@ impl Switch {
                     done
                 }
             }
-            "uuid_transfer" => {
-                let (Some(uuid), Some(dest)) = (argv.first(), argv.get(1)) else {
-                    return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
-                        .into();
-                };
-                let Some(h) = self.channel(uuid) else {
-                    return NO_SUCH_CHANNEL.into();
-                };
-                let context = argv
-                    .get(3)
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| h.with(|d| d.profile.context.clone()));
-                h.send(Command::Transfer {
-                    destination: dest.to_string(),
-                    context,
-                })
-                .await;
-                "+OK\n".into()
-            }
+            "uuid_transfer" => self.uuid_transfer(&argv).await,
             "uuid_record" => self.uuid_record(&argv).await,
             "uuid_send_dtmf" => {
                 let (Some(uuid), Some(digits)) = (argv.first(), argv.get(1)) else {
@@ -183,6 +165,50 @@ impl Switch {
         } else {
             NO_SUCH_CHANNEL.to_owned()
         }
+    }
+
+    /// `uuid_transfer <uuid> [-bleg|-both] <dest> [<dialplan>] [<context>]`.
+    async fn uuid_transfer(&self, argv: &[&str]) -> String {
+        const USAGE: &str = "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n";
+        let Some(uuid) = argv.first() else {
+            return USAGE.into();
+        };
+        let (legs, rest) = match argv.get(1) {
+            Some(&"-bleg") => ("bleg", &argv[2..]),
+            Some(&"-both") => ("both", &argv[2..]),
+            _ => ("aleg", &argv[1..]),
+        };
+        let Some(dest) = rest.first() else {
+            return USAGE.into();
+        };
+        let Some(h) = self.channel(uuid) else {
+            return NO_SUCH_CHANNEL.into();
+        };
+        let mut targets = Vec::new();
+        if legs != "bleg" {
+            targets.push(h.clone());
+        }
+        if legs != "aleg" {
+            match h
+                .with(|d| d.bridged_to.clone())
+                .and_then(|b| self.channel(&b))
+            {
+                Some(b) => targets.push(b),
+                None => return "-ERR no other leg to transfer\n".into(),
+            }
+        }
+        for t in targets {
+            let context = rest
+                .get(2)
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| t.with(|d| d.profile.context.clone()));
+            t.send(Command::Transfer {
+                destination: dest.to_string(),
+                context,
+            })
+            .await;
+        }
+        "+OK\n".into()
     }
 
     /// `hupall [cause] [var value]`: hangs up every Channel, or those whose

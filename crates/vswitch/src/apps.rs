@@ -908,6 +908,17 @@ impl Session {
         loop {
             match self.wait(None, Interrupts::NONE).await {
                 Wake::Hangup | Wake::Unbridged => return,
+                Wake::Transfer if self.transfer.is_some() => {
+                    // Transferred away: the bridge ends for the other side too.
+                    if let Some(a) = self.bridge.take() {
+                        a.send(Command::Unbridge).await;
+                    }
+                    self.data(|d| {
+                        d.bridged_to = None;
+                        d.bridge_b = false;
+                    });
+                    return;
+                }
                 _ => {}
             }
         }

@@ -392,6 +392,8 @@ impl Session {
                 let _ = report.send(result);
                 if ok && !self.hung_up {
                     self.stay_bridged_b(false).await;
+                    // A B-leg transferred out of its bridge runs the dialplan.
+                    self.execute_queue().await;
                 }
             }
         }

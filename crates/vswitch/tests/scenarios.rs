@@ -653,3 +653,36 @@ async fn a_missing_file_is_reported_and_speech_takes_time_to_say() {
     );
     vs.shutdown().await;
 }
+
+#[tokio::test]
+async fn transferring_the_b_leg_ends_the_bridge_and_runs_its_new_extension() {
+    let vs = switch(20.0).await;
+    let mut c = Client::connect(vs.local_addr()).await;
+    let a = uuid_of(&c.api("vswitch_inbound 1000 2000").await);
+    c.channel_event(&a, "CHANNEL_PARK").await;
+    c.execute(&a, "bridge", "sofia/gateway/trunk/+15005550000")
+        .await;
+    let bridge = c.channel_event(&a, "CHANNEL_BRIDGE").await;
+    let b = h(&bridge, "Bridge-B-Unique-ID");
+    assert_eq!(
+        c.api(&format!("uuid_transfer {a} -bleg 9664 XML default"))
+            .await,
+        "+OK\n"
+    );
+    let moh = c
+        .event("the B-leg's music on hold", |e| {
+            e.event_name().as_deref() == Some("CHANNEL_EXECUTE")
+                && e.unique_id().as_deref() == Some(b.as_str())
+                && e.application().as_deref() == Some("playback")
+        })
+        .await;
+    assert_eq!(
+        moh.application_data().as_deref(),
+        Some("local_stream://moh")
+    );
+    c.channel_event(&a, "CHANNEL_UNBRIDGE").await;
+    // hangup_after_bridge=true in the switchboard context.
+    c.channel_event(&a, "CHANNEL_HANGUP_COMPLETE").await;
+    assert_eq!(c.api(&format!("uuid_exists {b}")).await, "true");
+    vs.shutdown().await;
+}
