@@ -100,6 +100,7 @@ impl Node {
             let Some(uuid) = event.unique_id().map(|u| u.into_owned()) else {
                 continue;
             };
+            tracing::trace!(node = %self.name, %uuid, event = ?event.event_name(), "event");
             let owner = self.lock().get(&uuid).cloned();
             match owner {
                 Some(tx) => {

@@ -130,13 +130,9 @@ impl Session {
             if tokio::time::Instant::now() >= deadline {
                 return Ok(None);
             }
-            // Wake on the deadline or on any event (a digit lands in `dtmf`).
-            let got_event = self
-                .wait(async {
-                    tokio::time::sleep_until(deadline).await;
-                })
-                .await;
-            got_event?;
+            // Wakes on the deadline, or as soon as a digit lands in `dtmf`.
+            self.wait_or_digit(tokio::time::sleep_until(deadline))
+                .await?;
         }
     }
 
@@ -187,6 +183,7 @@ impl Session {
         {
             tracing::error!(call = %self.call.sid, error = %e, "cannot record the call's status");
         }
+        tracing::debug!(call = %self.call.sid, status = status.as_str(), "call status");
         self.call.status = status;
         if start.is_some() {
             self.call.start_time = start;
@@ -357,6 +354,7 @@ impl Session {
 
     /// Runs a dialplan application on the caller's channel to its end.
     pub async fn execute(&mut self, app: &str, arg: Option<&str>) -> Result<Event, Interrupt> {
+        tracing::debug!(call = %self.call.sid, app, arg, "execute");
         let execution = match self.node.client.execute(&self.uuid, app, arg).await {
             Ok(execution) => execution,
             Err(e) => {
@@ -376,7 +374,12 @@ impl Session {
     /// Answers the caller's channel if nothing has yet.
     pub async fn answer(&mut self) -> Result<(), Interrupt> {
         if self.answered_at.is_none() {
-            self.execute("answer", None).await?;
+            // uuid_answer answers whatever the channel is running (a parked
+            // dialplan included) and replies when it is done.
+            let reply = self.api(&format!("uuid_answer {}", self.uuid)).await;
+            if !reply.as_deref().is_some_and(|r| r.starts_with("+OK")) {
+                return Err(Interrupt::HungUp);
+            }
             self.answered().await;
         }
         Ok(())

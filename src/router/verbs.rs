@@ -66,6 +66,7 @@ pub fn supported(feature: &Feature) -> bool {
 }
 
 pub async fn execute(session: &mut Session, verb: &Verb) -> Result<Next, Interrupt> {
+    tracing::debug!(call = %session.call.sid, verb = verb.name(), "verb");
     match verb {
         Verb::Say(say) => {
             session.answer().await?;
@@ -501,6 +502,13 @@ async fn dial_number(session: &mut Session, dial: &twiml::Dial) -> Result<Next, 
     let b_uuid = child.channel_uuid.clone().unwrap_or_default();
     if let Err(e) = session.router.store.insert_call(&child).await {
         tracing::error!(call = %child.sid, error = %e, "cannot record a dialled call");
+    }
+    // The caller stays when the dialled leg fails or hangs up: Twilio goes on
+    // with the action or the next verb.
+    for setting in ["continue_on_fail true", "hangup_after_bridge false"] {
+        session
+            .api(&format!("uuid_setvar {} {setting}", session.uuid))
+            .await;
     }
     session.node.claim_into(&b_uuid, session.events_tx.clone());
     session.leg_events.clear();

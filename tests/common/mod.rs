@@ -236,7 +236,10 @@ impl TestAppBuilder {
     pub async fn start(self) -> TestApp {
         // RUST_LOG=debug shows the server's log beside a failing test.
         if std::env::var_os("RUST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
         }
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::embedded(dir.path());
