@@ -21,7 +21,7 @@ pub struct App {
     /// Base of the URLs Switchboard hands out, e.g. `http://127.0.0.1:8080/`.
     pub public_url: Url,
     /// The media layer: Play and Say audio, cached for the media nodes.
-    pub media: Media,
+    pub media: std::sync::Arc<Media>,
     pub router: CallRouter,
     /// The built-in virtual switch, when it is the media node.
     pub vswitch: std::sync::Mutex<Option<vswitch::VSwitch>>,
@@ -58,9 +58,14 @@ impl App {
             Some(url) => Some(connect_redis(url).await?),
             None => None,
         };
+        let metrics = Metrics::new();
+        let media = std::sync::Arc::new(
+            Media::open(config.media.clone(), store.clone(), &metrics, &public_url).await?,
+        );
         let router = CallRouter::new(RouterConfig {
             store: store.clone(),
             webhooks: Webhooks::new(config.webhook_timeout),
+            media: media.clone(),
             dial_template: config.dial_template.clone(),
             public_url: public_url.clone(),
             recordings_dir: absolute(&config.data_dir.join("recordings")),
@@ -76,8 +81,6 @@ impl App {
         for node in nodes {
             connect_node(router.clone(), node).await;
         }
-        let metrics = Metrics::new();
-        let media = Media::open(config.media.clone(), store.clone(), &metrics, &public_url).await?;
         Ok(App {
             config,
             store,

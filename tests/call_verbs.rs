@@ -442,3 +442,55 @@ async fn webhook_signatures_satisfy_twilios_own_request_validator() {
     }
     t.stop().await;
 }
+
+/// A second of 16 kHz tone, as an application would host it.
+fn wav_bytes() -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut cursor = std::io::Cursor::new(Vec::new());
+    let mut writer = hound::WavWriter::new(&mut cursor, spec).unwrap();
+    for i in 0..16_000 {
+        let sample = ((i as f32 * 440.0 * std::f32::consts::TAU / 16_000.0).sin() * 8_000.0) as i16;
+        writer.write_sample(sample).unwrap();
+    }
+    writer.finalize().unwrap();
+    cursor.into_inner()
+}
+
+#[tokio::test]
+async fn play_and_say_go_through_the_media_layer_and_a_second_play_is_a_cache_hit() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let app = AppServer::start().await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    let wav = wav_bytes();
+    app.answer_bytes("/hello.wav", "audio/wav", wav);
+    app.twiml(
+        "/start",
+        "<Response><Say>Welcome</Say><Play>/hello.wav</Play><Hangup/></Response>",
+    );
+    for _ in 0..2 {
+        let sid = place(&t, &account, "+15005550006", app.url("/start")).await;
+        let call = finished(&t, &account, &sid).await;
+        assert_eq!(call["status"], "completed");
+        let (_, notifications) = api(
+            &t,
+            &account,
+            reqwest::Method::GET,
+            &format!("/Calls/{sid}/Notifications.json"),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            notifications["notifications"],
+            serde_json::json!([]),
+            "{notifications}"
+        );
+    }
+    // Two calls played it; the application's server was asked once.
+    assert_eq!(app.requests_to("/hello.wav").len(), 1);
+    t.stop().await;
+}

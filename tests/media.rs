@@ -355,10 +355,22 @@ async fn private_addresses_are_refused_unless_allowed() {
     }
     assert_eq!(origin.total(), 0, "no refused request reached the origin");
 
-    // The development default allows loopback.
+    // The development default allows loopback, never a redirect to a private network.
     let default = Rig::start(|_| {}).await;
     let url = format!("http://localhost:{port}/tone.mp3");
     assert!(default.media.resolve(MediaRequest::play(url)).await.is_ok());
+    let err = default
+        .media
+        .resolve(MediaRequest::play(origin.url("/moved.mp3")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MediaError::Refused { .. }), "{err}");
+    let err = default
+        .media
+        .resolve(MediaRequest::play(origin.url("/loop.mp3")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), 11215, "{err}");
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ pub use node::Node;
 use session::{Interrupt, Session};
 
 use crate::config::EslNode;
+use crate::media::Media;
 use crate::sid::{Kind, Sid};
 use crate::store::{now_millis, Call, CallStatus, Store};
 use crate::webhook::{Method, Webhooks};
@@ -69,6 +70,7 @@ pub struct CallRouter {
 pub struct Inner {
     pub store: Store,
     pub webhooks: Webhooks,
+    pub media: Arc<Media>,
     nodes: Mutex<Vec<Arc<Node>>>,
     live: Mutex<HashMap<String, mpsc::Sender<Control>>>,
     dial_template: String,
@@ -83,6 +85,8 @@ pub struct Inner {
 pub struct RouterConfig {
     pub store: Store,
     pub webhooks: Webhooks,
+    /// Where Play and Say audio comes from.
+    pub media: Arc<Media>,
     pub dial_template: String,
     pub public_url: url::Url,
     pub recordings_dir: PathBuf,
@@ -94,6 +98,7 @@ impl CallRouter {
         let inner = Arc::new(Inner {
             store: config.store,
             webhooks: config.webhooks,
+            media: config.media,
             nodes: Mutex::new(Vec::new()),
             live: Mutex::new(HashMap::new()),
             dial_template: config.dial_template,

@@ -6,6 +6,7 @@ use twiml::{DialTarget, Feature, GatherInput, GatherPrompt, RejectReason, Verb};
 
 use super::session::{Interrupt, Session};
 use super::{unanswered_status, Instructions};
+use crate::media::MediaRequest;
 use crate::sid::{Kind, Sid};
 use crate::store::{now_millis, Call, CallStatus, Recording};
 use crate::webhook::{self, Method};
@@ -70,8 +71,11 @@ pub async fn execute(session: &mut Session, verb: &Verb) -> Result<Next, Interru
     match verb {
         Verb::Say(say) => {
             session.answer().await?;
+            let Some(file) = speech(session, say).await? else {
+                return Ok(Next::Continue);
+            };
             for _ in 0..repetitions(say.loop_count()) {
-                session.execute("speak", Some(&speak_arg(say))).await?;
+                session.execute("playback", Some(&file)).await?;
             }
             Ok(Next::Continue)
         }
@@ -82,8 +86,8 @@ pub async fn execute(session: &mut Session, verb: &Verb) -> Result<Next, Interru
                 session.api(&command).await;
             }
             if !play.url.trim().is_empty() {
-                let Some(file) = playable(session, &play.url) else {
-                    return bad_url(session, "Play", &play.url).await;
+                let Some(file) = audio(session, &play.url).await? else {
+                    return Ok(Next::Continue);
                 };
                 for _ in 0..repetitions(play.loop_count()) {
                     session.execute("playback", Some(&file)).await?;
@@ -149,20 +153,42 @@ fn repetitions(count: u32) -> u32 {
     }
 }
 
-/// `speak`'s argument: engine, voice, and the text on one line.
-fn speak_arg(say: &twiml::Say) -> String {
-    let voice = match say.voice().as_str() {
-        "man" => "kal",
-        _ => "slt",
-    };
-    let text: Vec<&str> = say.text.split_whitespace().collect();
-    format!("flite|{voice}|{}", text.join(" "))
+/// The media layer's file for a `<Say>`, as the node plays it; a failure is
+/// a notification and the verb is skipped.
+async fn speech(session: &mut Session, say: &twiml::Say) -> Result<Option<String>, Interrupt> {
+    let request = MediaRequest::say(say.text.trim(), &say.voice(), &say.language());
+    resolve_media(session, request, "Say").await
 }
 
-/// A Play URL as the media node fetches it.
-fn playable(session: &Session, url: &str) -> Option<String> {
-    let absolute = session.resolve(url.trim())?;
-    Some(format!("http_cache://{absolute}"))
+/// The media layer's transcoded copy of a `<Play>` URL, as the node plays it.
+async fn audio(session: &mut Session, url: &str) -> Result<Option<String>, Interrupt> {
+    let Some(absolute) = session.resolve(url.trim()) else {
+        let message =
+            format!("Play: {url:?} is not a valid URL (relative URLs need a document URL)");
+        session.notify(11100, &message, None, None, false).await;
+        return Ok(None);
+    };
+    resolve_media(session, MediaRequest::play(absolute), "Play").await
+}
+
+async fn resolve_media(
+    session: &mut Session,
+    request: MediaRequest,
+    verb: &str,
+) -> Result<Option<String>, Interrupt> {
+    let media = session.router.media.clone();
+    match session
+        .wait(async move { media.resolve(request).await })
+        .await?
+    {
+        Ok(resolved) => Ok(Some(resolved.playback)),
+        Err(e) => {
+            session
+                .notify(e.code(), &format!("{verb}: {e}"), None, None, false)
+                .await;
+            Ok(None)
+        }
+    }
 }
 
 async fn bad_url(session: &mut Session, verb: &str, url: &str) -> Result<Next, Interrupt> {
@@ -232,13 +258,13 @@ async fn gather_digits(session: &mut Session, gather: &twiml::Gather) -> Result<
     let wanted = gather.num_digits.map(|n| n.get() as usize);
     'prompts: for prompt in &gather.prompts {
         let heard = match prompt {
-            GatherPrompt::Say(say) => {
-                let arg = speak_arg(say);
-                play_prompt(session, "speak", &arg, say.loop_count()).await?
-            }
-            GatherPrompt::Play(play) => match playable(session, &play.url) {
+            GatherPrompt::Say(say) => match speech(session, say).await? {
+                Some(file) => play_prompt(session, "playback", &file, say.loop_count()).await?,
+                None => false,
+            },
+            GatherPrompt::Play(play) => match audio(session, &play.url).await? {
                 Some(file) => play_prompt(session, "playback", &file, play.loop_count()).await?,
-                None => return bad_url(session, "Play", &play.url).await,
+                None => false,
             },
             GatherPrompt::Pause(pause) => {
                 let pause = tokio::time::sleep(Duration::from_secs(pause.length().into()));

@@ -34,7 +34,7 @@ pub enum Db {
 pub struct AppServer {
     pub addr: SocketAddr,
     pub requests: Arc<std::sync::Mutex<Vec<AppRequest>>>,
-    documents: Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, String, String)>>>,
+    documents: Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, String, Vec<u8>)>>>,
 }
 
 /// One request an application received.
@@ -61,7 +61,7 @@ impl AppServer {
         use axum::extract::{Request, State};
         type Shared = (
             Arc<std::sync::Mutex<Vec<AppRequest>>>,
-            Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, String, String)>>>,
+            Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, String, Vec<u8>)>>>,
             SocketAddr,
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -127,8 +127,16 @@ impl AppServer {
     pub fn answer(&self, path: &str, status: u16, content_type: &str, body: &str) {
         self.documents.lock().unwrap().insert(
             path.to_owned(),
-            (status, content_type.to_owned(), body.to_owned()),
+            (status, content_type.to_owned(), body.as_bytes().to_vec()),
         );
+    }
+
+    /// Serves `body` (audio, say) at `path`.
+    pub fn answer_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) {
+        self.documents
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), (200, content_type.to_owned(), body));
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -199,6 +199,14 @@ async fn answer(State(shared): State<Arc<Shared>>, request: Request) -> Response
             .into_response(),
         // Says it is audio, is not.
         "/liar.wav" => ([(header::CONTENT_TYPE, "audio/wav")], "<html>nope</html>").into_response(),
+        // Sends the fetcher towards a private network.
+        "/moved.mp3" => (
+            StatusCode::FOUND,
+            [(header::LOCATION, "http://10.0.0.7/tone.mp3")],
+        )
+            .into_response(),
+        // Redirects to itself forever.
+        "/loop.mp3" => (StatusCode::FOUND, [(header::LOCATION, "/loop.mp3")]).into_response(),
         "/hang.wav" => {
             tokio::time::sleep(Duration::from_secs(30)).await;
             StatusCode::NO_CONTENT.into_response()
