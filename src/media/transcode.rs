@@ -92,7 +92,11 @@ pub fn transcode(
         .format(
             &hint,
             stream,
-            &FormatOptions::default(),
+            // Trims encoder delay and padding (LAME/Vorbis), so durations are exact.
+            &FormatOptions {
+                enable_gapless: true,
+                ..FormatOptions::default()
+            },
             &MetadataOptions::default(),
         )
         .map_err(|e| TranscodeError::Unsupported(e.to_string()))?;
