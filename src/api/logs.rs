@@ -70,16 +70,35 @@ fn recording_json(r: &Recording) -> Value {
     })
 }
 
+/// A kind of record a call leaves behind, as listed.
+struct Log {
+    table: &'static str,
+    columns: &'static str,
+    key: &'static str,
+    render: fn(&sqlx::any::AnyRow) -> Result<Value, sqlx::Error>,
+}
+
+const NOTIFICATIONS: Log = Log {
+    table: "notifications",
+    columns: NOTIFICATION_COLUMNS,
+    key: "notifications",
+    render: notification_json,
+};
+
+const RECORDINGS: Log = Log {
+    table: "recordings",
+    columns: RECORDING_COLUMNS,
+    key: "recordings",
+    render: render_recording,
+};
+
 /// Which list: the account's, or one call's (`…/Calls/{CallSid}/…`).
 async fn list_of(
     app: &App,
     scope: &Scope,
     uri: &axum::http::Uri,
-    table: &str,
-    columns: &str,
-    key: &str,
+    log: &Log,
     call_sid: Option<&str>,
-    render: fn(&sqlx::any::AnyRow) -> Result<Value, sqlx::Error>,
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::from_query(uri.query());
     let request = page_request(&params)?;
@@ -104,8 +123,8 @@ async fn list_of(
         }
     }
     let listing = Listing {
-        table,
-        columns,
+        table: log.table,
+        columns: log.columns,
         scope: "account_sid = $1",
         account_sid: &scope.account.sid,
         filters: conditions,
@@ -114,11 +133,11 @@ async fn list_of(
     let items = page
         .rows
         .iter()
-        .map(render)
+        .map(log.render)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::internal(&e))?;
     Ok(Json(envelope(
-        key,
+        log.key,
         uri.path(),
         &filters,
         &request,
@@ -136,17 +155,7 @@ pub async fn list_notifications(
     scope: Scope,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
-    list_of(
-        &app,
-        &scope,
-        &uri,
-        "notifications",
-        NOTIFICATION_COLUMNS,
-        "notifications",
-        None,
-        notification_json,
-    )
-    .await
+    list_of(&app, &scope, &uri, &NOTIFICATIONS, None).await
 }
 
 pub async fn list_call_notifications(
@@ -155,17 +164,7 @@ pub async fn list_call_notifications(
     OriginalUri(uri): OriginalUri,
     Path((_, call)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    list_of(
-        &app,
-        &scope,
-        &uri,
-        "notifications",
-        NOTIFICATION_COLUMNS,
-        "notifications",
-        Some(&call),
-        notification_json,
-    )
-    .await
+    list_of(&app, &scope, &uri, &NOTIFICATIONS, Some(&call)).await
 }
 
 pub async fn list_recordings(
@@ -173,17 +172,7 @@ pub async fn list_recordings(
     scope: Scope,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
-    list_of(
-        &app,
-        &scope,
-        &uri,
-        "recordings",
-        RECORDING_COLUMNS,
-        "recordings",
-        None,
-        render_recording,
-    )
-    .await
+    list_of(&app, &scope, &uri, &RECORDINGS, None).await
 }
 
 pub async fn list_call_recordings(
@@ -192,17 +181,7 @@ pub async fn list_call_recordings(
     OriginalUri(uri): OriginalUri,
     Path((_, call)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    list_of(
-        &app,
-        &scope,
-        &uri,
-        "recordings",
-        RECORDING_COLUMNS,
-        "recordings",
-        Some(&call),
-        render_recording,
-    )
-    .await
+    list_of(&app, &scope, &uri, &RECORDINGS, Some(&call)).await
 }
 
 pub async fn fetch_notification(

@@ -102,20 +102,16 @@ impl Node {
             };
             tracing::trace!(node = %self.name, %uuid, event = ?event.event_name(), "event");
             let owner = self.lock().get(&uuid).cloned();
-            match owner {
-                Some(tx) => {
-                    if let Err(mpsc::error::TrySendError::Full(event)) = tx.try_send(event) {
-                        tracing::error!(node = %self.name, %uuid, event = ?event.event_name(), "call not draining its events; event dropped");
-                    }
+            let name = event.event_name();
+            let unclaimed_park =
+                name.as_deref() == Some("CHANNEL_PARK") && event.variable("sb_call_sid").is_none();
+            drop(name);
+            if let Some(tx) = owner {
+                if let Err(mpsc::error::TrySendError::Full(event)) = tx.try_send(event) {
+                    tracing::error!(node = %self.name, %uuid, event = ?event.event_name(), "call not draining its events; event dropped");
                 }
-                None if event.event_name().as_deref() == Some("CHANNEL_PARK")
-                    && event.variable("sb_call_sid").is_none() =>
-                {
-                    if parked.send((self.clone(), event)).await.is_err() {
-                        return;
-                    }
-                }
-                None => {}
+            } else if unclaimed_park && parked.send((self.clone(), event)).await.is_err() {
+                return;
             }
         }
     }

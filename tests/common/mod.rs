@@ -34,8 +34,11 @@ pub enum Db {
 pub struct AppServer {
     pub addr: SocketAddr,
     pub requests: Arc<std::sync::Mutex<Vec<AppRequest>>>,
-    documents: Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, String, Vec<u8>)>>>,
+    documents: Documents,
 }
+
+/// What each path answers: status, content type, body.
+type Documents = Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, String, Vec<u8>)>>>;
 
 /// One request an application received.
 #[derive(Debug, Clone)]
@@ -61,7 +64,7 @@ impl AppServer {
         use axum::extract::{Request, State};
         type Shared = (
             Arc<std::sync::Mutex<Vec<AppRequest>>>,
-            Arc<std::sync::Mutex<std::collections::HashMap<String, (u16, String, Vec<u8>)>>>,
+            Documents,
             SocketAddr,
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
