@@ -551,6 +551,31 @@ async fn the_cache_survives_a_restart() {
 }
 
 #[tokio::test]
+async fn instances_sharing_an_index_keep_to_their_own_directories() {
+    let origin = Origin::start().await;
+    let first = Rig::start(|_| {}).await;
+    let play = MediaRequest::play(origin.url("/tone.mp3"));
+    let mine = first.media.resolve(play.clone()).await.unwrap();
+
+    // A second instance on the same database, with its own cache directory.
+    let other_dir = tempfile::tempdir().unwrap();
+    let second = Rig::open(other_dir.path(), &first.store, &Metrics::new(), |_| {}).await;
+    let theirs = second.resolve(play.clone()).await.unwrap();
+    assert_eq!(
+        theirs.outcome,
+        Outcome::Miss,
+        "the file is not in its directory"
+    );
+    assert_eq!(theirs.key, mine.key, "the same bytes, the same address");
+    assert!(second.file(&mine.key).await.is_some());
+
+    // Opening the second did not make the first forget its file.
+    let reopened = Rig::open(first.dir.path(), &first.store, &Metrics::new(), |_| {}).await;
+    assert_eq!(reopened.resolve(play).await.unwrap().outcome, Outcome::Hit);
+    assert_eq!(origin.count("/tone.mp3"), 2);
+}
+
+#[tokio::test]
 async fn eviction_drops_the_least_recently_used_and_keeps_pinned_prompts() {
     // A 1 s tone at 8 kHz is 16 044 bytes: the cap holds three.
     let rig = Rig::start(|c| c.cache_max_bytes = 50_000).await;

@@ -5,6 +5,10 @@
 //! (what a Play URL or a Say request currently resolves to, with the origin's
 //! validators). Eviction removes least-recently-used files beyond the size
 //! cap, never one a pinned source points to.
+//!
+//! Rows belong to one cache directory (its `cache-id` file): instances that
+//! share a PostgreSQL database each index their own directory and never
+//! forget or evict each other's files.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -46,6 +50,8 @@ pub struct SourceEntry {
 
 pub struct Cache {
     dir: PathBuf,
+    /// This directory's identity in the shared index.
+    id: String,
     store: Store,
     max_bytes: u64,
     touched: Mutex<HashMap<String, Instant>>,
@@ -81,12 +87,14 @@ impl Cache {
             let _ = tokio::fs::remove_file(entry.path()).await;
         }
         let cache = Cache {
+            id: cache_id(dir).await?,
             dir: dir.to_owned(),
             store,
             max_bytes,
             touched: Mutex::new(HashMap::new()),
         };
-        let keys: Vec<String> = sqlx::query("SELECT key FROM media_files")
+        let keys: Vec<String> = sqlx::query("SELECT key FROM media_files WHERE cache_id = $1")
+            .bind(&cache.id)
             .fetch_all(cache.store.pool())
             .await
             .map_err(storage)?
@@ -120,9 +128,11 @@ impl Cache {
         let row = sqlx::query(
             "SELECT s.source_key, s.etag, s.last_modified, s.fresh_until, s.pinned, \
                     f.key, f.format, f.bytes, f.duration_ms \
-             FROM media_sources s JOIN media_files f ON f.key = s.file_key \
-             WHERE s.source_key = $1",
+             FROM media_sources s \
+             JOIN media_files f ON f.cache_id = s.cache_id AND f.key = s.file_key \
+             WHERE s.cache_id = $1 AND s.source_key = $2",
         )
+        .bind(&self.id)
         .bind(source_key)
         .fetch_optional(self.store.pool())
         .await
@@ -171,10 +181,12 @@ impl Cache {
             .map_err(storage)?;
         let now = now_millis();
         sqlx::query(
-            "INSERT INTO media_files (key, format, bytes, duration_ms, last_used, date_created) \
-             VALUES ($1, $2, $3, $4, $5, $5) \
-             ON CONFLICT (key) DO UPDATE SET last_used = excluded.last_used",
+            "INSERT INTO media_files \
+                 (cache_id, key, format, bytes, duration_ms, last_used, date_created) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (cache_id, key) DO UPDATE SET last_used = excluded.last_used",
         )
+        .bind(&self.id)
         .bind(&key)
         .bind(format.as_str())
         .bind(bytes as i64)
@@ -200,15 +212,16 @@ impl Cache {
     ) -> Result<(), MediaError> {
         let now = now_millis();
         sqlx::query(
-            "INSERT INTO media_sources (source_key, kind, source, file_key, etag, last_modified, \
-                                        fresh_until, pinned, date_created, date_updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
-             ON CONFLICT (source_key) DO UPDATE SET file_key = excluded.file_key, \
+            "INSERT INTO media_sources (cache_id, source_key, kind, source, file_key, etag, \
+                 last_modified, fresh_until, pinned, date_created, date_updated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             ON CONFLICT (cache_id, source_key) DO UPDATE SET file_key = excluded.file_key, \
                  etag = excluded.etag, last_modified = excluded.last_modified, \
                  fresh_until = excluded.fresh_until, \
                  pinned = CASE WHEN excluded.pinned = 1 THEN 1 ELSE media_sources.pinned END, \
                  date_updated = excluded.date_updated",
         )
+        .bind(&self.id)
         .bind(&entry.source_key)
         .bind(kind)
         .bind(description)
@@ -227,10 +240,12 @@ impl Cache {
     /// After a 304: the cached copy is good until `fresh_until`.
     pub async fn refresh(&self, source_key: &str, fresh_until: i64) -> Result<(), MediaError> {
         sqlx::query(
-            "UPDATE media_sources SET fresh_until = $1, date_updated = $2 WHERE source_key = $3",
+            "UPDATE media_sources SET fresh_until = $1, date_updated = $2 \
+             WHERE cache_id = $3 AND source_key = $4",
         )
         .bind(fresh_until)
         .bind(now_millis())
+        .bind(&self.id)
         .bind(source_key)
         .execute(self.store.pool())
         .await
@@ -240,8 +255,9 @@ impl Cache {
 
     /// Pins (or unpins) a source: its file is never evicted while pinned.
     pub async fn pin(&self, source_key: &str, pinned: bool) -> Result<(), MediaError> {
-        sqlx::query("UPDATE media_sources SET pinned = $1 WHERE source_key = $2")
+        sqlx::query("UPDATE media_sources SET pinned = $1 WHERE cache_id = $2 AND source_key = $3")
             .bind(i64::from(pinned))
+            .bind(&self.id)
             .bind(source_key)
             .execute(self.store.pool())
             .await
@@ -259,8 +275,9 @@ impl Cache {
                 _ => touched.insert(key.to_owned(), now),
             };
         }
-        sqlx::query("UPDATE media_files SET last_used = $1 WHERE key = $2")
+        sqlx::query("UPDATE media_files SET last_used = $1 WHERE cache_id = $2 AND key = $3")
             .bind(now_millis())
+            .bind(&self.id)
             .bind(key)
             .execute(self.store.pool())
             .await
@@ -270,11 +287,13 @@ impl Cache {
 
     /// Bytes held by indexed files.
     pub async fn total_bytes(&self) -> Result<u64, MediaError> {
-        let total: i64 =
-            sqlx::query_scalar("SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM media_files")
-                .fetch_one(self.store.pool())
-                .await
-                .map_err(storage)?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM media_files WHERE cache_id = $1",
+        )
+        .bind(&self.id)
+        .fetch_one(self.store.pool())
+        .await
+        .map_err(storage)?;
         Ok(total as u64)
     }
 
@@ -287,10 +306,12 @@ impl Cache {
         }
         let candidates = sqlx::query(
             "SELECT f.key, f.bytes FROM media_files f \
-             WHERE f.key <> $1 AND NOT EXISTS \
-                 (SELECT 1 FROM media_sources s WHERE s.file_key = f.key AND s.pinned = 1) \
+             WHERE f.cache_id = $1 AND f.key <> $2 AND NOT EXISTS \
+                 (SELECT 1 FROM media_sources s \
+                  WHERE s.cache_id = f.cache_id AND s.file_key = f.key AND s.pinned = 1) \
              ORDER BY f.last_used, f.key",
         )
+        .bind(&self.id)
         .bind(keep)
         .fetch_all(self.store.pool())
         .await
@@ -320,12 +341,14 @@ impl Cache {
     /// Drops a file and the sources pointing at it from the index.
     async fn forget(&self, key: &str) -> Result<(), MediaError> {
         let mut tx = self.store.pool().begin().await.map_err(storage)?;
-        sqlx::query("DELETE FROM media_sources WHERE file_key = $1")
+        sqlx::query("DELETE FROM media_sources WHERE cache_id = $1 AND file_key = $2")
+            .bind(&self.id)
             .bind(key)
             .execute(&mut *tx)
             .await
             .map_err(storage)?;
-        sqlx::query("DELETE FROM media_files WHERE key = $1")
+        sqlx::query("DELETE FROM media_files WHERE cache_id = $1 AND key = $2")
+            .bind(&self.id)
             .bind(key)
             .execute(&mut *tx)
             .await
@@ -337,6 +360,26 @@ impl Cache {
             .remove(key);
         Ok(())
     }
+}
+
+/// The directory's identity: made once, kept in the directory itself, so it
+/// follows the files (a copied or restored directory keeps its index rows).
+async fn cache_id(dir: &Path) -> Result<String, MediaError> {
+    let path = dir.join("cache-id");
+    match tokio::fs::read_to_string(&path).await {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(storage(format!("{}: {e}", path.display()))),
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let scratch = dir.join("tmp");
+    let bytes = format!("{id}\n").into_bytes();
+    tokio::task::spawn_blocking(move || write_atomically(&scratch, &path, &bytes))
+        .await
+        .map_err(storage)?
+        .map_err(storage)?;
+    Ok(id)
 }
 
 fn write_atomically(scratch: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
