@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -24,9 +24,14 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::frame::{ContentType, Frame};
 
-/// Initial read buffer of a connection: FreeSWITCH events are 1–10 KiB and arrive
-/// in bursts, so read in large gulps.
-pub(crate) const READ_BUFFER: usize = 64 * 1024;
+/// Read buffer of a connection: FreeSWITCH events are 1–10 KiB and arrive in
+/// bursts, so read in large gulps (up to this much per `read`).
+pub(crate) const READ_BUFFER: usize = 128 * 1024;
+
+/// A read into less free space than this first moves to a fresh buffer of
+/// [`READ_BUFFER`] (decoded frames keep sharing the old one), so every read can carry
+/// many events.
+const READ_MIN: usize = READ_BUFFER / 4;
 
 /// What the event channel carries.
 #[derive(Debug)]
@@ -165,6 +170,8 @@ where
     // Re-arming a timer per frame is costly; remember when the last frame came and
     // check when the timer fires.
     let mut last_rx = Instant::now();
+    // Whether the read buffer holds no whole frame (the handshake may have left some).
+    let mut drained = false;
 
     let end = loop {
         tokio::select! {
@@ -195,18 +202,32 @@ where
                     _ => Counters::bump(&counters.events_dropped),
                 }
             }
-            frame = framed.next(), if queued.is_none() => {
+            read = read_more(framed, !drained), if queued.is_none() => {
+                match read {
+                    Ok(0) => {
+                        // EOF: what is left must be whole frames (none are: everything
+                        // decodable was decoded before reading).
+                        break End::Closed(match next_buffered_eof(framed) {
+                            Err(e) => e,
+                            Ok(_) => Error::Closed,
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) => break End::Closed(e.into()),
+                }
                 if cfg.liveness.is_some() {
                     last_rx = Instant::now();
                 }
-                let mut frame = match frame {
-                    None => break End::Closed(Error::Closed),
-                    Some(Err(e)) => break End::Closed(e),
-                    Some(Ok(f)) => f,
-                };
-                // Handle this frame and every other one already buffered, without going
-                // back through `select!` for each.
+                drained = true;
+                // Handle every frame now buffered, without going back through
+                // `select!` for each.
+                let delivered_before = counters.events_delivered.load(Ordering::Relaxed);
                 let mut ended = None;
+                let mut frame = match next_buffered(framed) {
+                    Ok(Some(f)) => f,
+                    Ok(None) => continue,
+                    Err(e) => break End::Closed(e),
+                };
                 loop {
                     let mut st = State {
                         pending: &mut pending,
@@ -219,6 +240,9 @@ where
                         break;
                     }
                     if queued.is_some() {
+                        // More whole frames may be buffered: decode them before
+                        // reading again.
+                        drained = false;
                         break;
                     }
                     frame = match next_buffered(framed) {
@@ -232,6 +256,14 @@ where
                 }
                 if let Some(end) = ended {
                     break end;
+                }
+                if delivered_before != counters.events_delivered.load(Ordering::Relaxed) {
+                    // Let the consumer take what this read produced before reading
+                    // more: when it keeps up (the usual case, and always when it
+                    // shares this thread), events are consumed while their bytes are
+                    // still in cache instead of piling up to the channel's capacity.
+                    // The capacity still bounds a slow consumer as before.
+                    tokio::task::yield_now().await;
                 }
             }
             () = &mut sleep => {
@@ -273,6 +305,42 @@ where
 {
     let mut buf = std::mem::take(framed.read_buffer_mut());
     let r = tokio_util::codec::Decoder::decode(framed.codec_mut(), &mut buf);
+    *framed.read_buffer_mut() = buf;
+    r
+}
+
+/// Reads more bytes into the read buffer (into a fresh one of [`READ_BUFFER`] if
+/// little room is left); with `skip`, returns at once so the buffer gets decoded first.
+async fn read_more<S>(framed: &mut Framed<S, ClientCodec>, skip: bool) -> std::io::Result<usize>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if skip {
+        return Ok(usize::MAX);
+    }
+    std::future::poll_fn(|cx| {
+        // Taken out and put back within one poll, so a cancelled read loses nothing.
+        let mut buf = std::mem::take(framed.read_buffer_mut());
+        if buf.capacity() - buf.len() < READ_MIN {
+            buf.reserve(READ_BUFFER);
+        }
+        let r = {
+            let read = tokio::io::AsyncReadExt::read_buf(framed.get_mut(), &mut buf);
+            std::pin::pin!(read).poll(cx)
+        };
+        *framed.read_buffer_mut() = buf;
+        r
+    })
+    .await
+}
+
+/// At EOF: the frame left in the read buffer, or the error for a truncated one.
+fn next_buffered_eof<S>(framed: &mut Framed<S, ClientCodec>) -> Result<Option<Frame>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut buf = std::mem::take(framed.read_buffer_mut());
+    let r = tokio_util::codec::Decoder::decode_eof(framed.codec_mut(), &mut buf);
     *framed.read_buffer_mut() = buf;
     r
 }
