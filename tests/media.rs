@@ -12,7 +12,9 @@ use std::time::Duration;
 use common::{Db, TestApp};
 use origin::Origin;
 use serde_json::{json, Value};
-use switchboard::media::{Format, Media, MediaConfig, MediaError, MediaRequest, Outcome};
+use switchboard::media::{
+    Format, Gender, Media, MediaConfig, MediaError, MediaRequest, Outcome, Speech, SpeechEngine,
+};
 use switchboard::metrics::Metrics;
 use switchboard::store::Store;
 use symphonia::core::codecs::{CODEC_TYPE_PCM_MULAW, CODEC_TYPE_PCM_S16LE};
@@ -501,6 +503,75 @@ async fn say_is_synthesised_once_per_text_voice_and_language() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), 13511);
+}
+
+/// A stand-in for a hosted speech service: counts its syntheses.
+struct HostedSpeech {
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SpeechEngine for HostedSpeech {
+    fn name(&self) -> &str {
+        "hosted"
+    }
+
+    fn voice(&self, gender: Gender, language: &str) -> Option<String> {
+        Some(format!("{language}-{gender:?}"))
+    }
+
+    fn synthesize<'a>(
+        &'a self,
+        _text: &'a str,
+        _voice: &'a str,
+        _scratch: &'a std::path::Path,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<u8>, MediaError>> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok(origin::tone_wav(22_050, 0.5, 440.0))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_hosted_engine_plugs_in_and_concurrent_says_synthesise_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("i.db").display()
+    ))
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let engine = HostedSpeech {
+        calls: calls.clone(),
+    };
+    let media = Media::with_speech(
+        MediaConfig::new(dir.path().join("media")),
+        store,
+        &Metrics::new(),
+        &url::Url::parse("http://127.0.0.1:8080/").unwrap(),
+        Speech::new(vec![Box::new(engine)]),
+    )
+    .await
+    .unwrap();
+    let say = || MediaRequest::say("Please hold.", "Google.en-US-Standard-C", "en-US");
+    let answers = futures::future::join_all((0..10).map(|_| media.resolve(say()))).await;
+    let answers: Vec<_> = answers.into_iter().map(Result::unwrap).collect();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(answers.iter().all(|a| a.key == answers[0].key));
+    assert_eq!(answers[0].engine.as_deref(), Some("hosted/en-US-Female"));
+    assert_eq!(answers[0].duration_ms, 500);
+
+    let spanish = MediaRequest::say("Please hold.", "Google.en-US-Standard-C", "es-ES");
+    let spanish = media.resolve(spanish).await.unwrap();
+    assert_eq!(
+        spanish.outcome,
+        Outcome::Miss,
+        "the language is part of the key"
+    );
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
