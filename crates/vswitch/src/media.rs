@@ -54,6 +54,9 @@ pub struct Media {
 
 impl Media {
     pub fn new(sounds_dir: PathBuf) -> Self {
+        // Whatever TLS features a build unifies into reqwest, a client needs a
+        // process-wide provider once rustls is in; a second install is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             sounds_dir,
             http: reqwest::Client::new(),
