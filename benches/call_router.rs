@@ -1,0 +1,155 @@
+//! Load harness for the call router over the embedded virtual switch:
+//!
+//! 1. calls per second sustained for REST create → originate → answer →
+//!    fetch → Say → Hangup, with the application on loopback;
+//! 2. memory per concurrent call, with calls parked in `<Pause length="60"/>`.
+//!
+//! `cargo bench --bench call_router` (CALLS=2000 PAUSED=10000 CONCURRENCY=200
+//! to change the load). The virtual switch runs in the same process, so the
+//! memory figure includes its channels.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use switchboard::app::App;
+use switchboard::config::Config;
+use tokio::net::TcpListener;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The developer's application: TwiML for each call, and a count of completions.
+async fn application(completed: Arc<AtomicUsize>, fetched: Arc<AtomicUsize>) -> std::net::SocketAddr {
+    use axum::routing::post;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let xml = |body: &'static str| ([(axum::http::header::CONTENT_TYPE, "application/xml")], body);
+    let router = axum::Router::new()
+        .route("/say", post(move || async move { xml("<Response><Say>Hello from Switchboard</Say><Hangup/></Response>") }))
+        .route(
+            "/pause",
+            post(move || {
+                fetched.fetch_add(1, Ordering::Relaxed);
+                async move { xml(r#"<Response><Pause length="60"/></Response>"#) }
+            }),
+        )
+        .route(
+            "/status",
+            post(move || {
+                completed.fetch_add(1, Ordering::Relaxed);
+                async { "" }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+async fn place(
+    http: &reqwest::Client,
+    base: &str,
+    account: &switchboard::store::Account,
+    app: std::net::SocketAddr,
+    path: &str,
+    count: usize,
+    concurrency: usize,
+) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut tasks = Vec::with_capacity(count);
+    for _ in 0..count {
+        let permit = permits.clone().acquire_owned().await.unwrap();
+        let request = http
+            .post(format!("{base}/2010-04-01/Accounts/{}/Calls.json", account.sid))
+            .basic_auth(&account.sid, Some(&account.auth_token))
+            .form(&[
+                ("To", "+15005550006".to_owned()),
+                ("From", "+15005550100".to_owned()),
+                ("Url", format!("http://{app}{path}")),
+                ("StatusCallback", format!("http://{app}/status")),
+            ]);
+        tasks.push(tokio::spawn(async move {
+            let response = request.send().await.expect("the API answers");
+            assert_eq!(response.status(), 201);
+            drop(permit);
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+async fn wait_for(counter: &AtomicUsize, target: usize, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while counter.load(Ordering::Relaxed) < target {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    true
+}
+
+#[tokio::main]
+async fn main() {
+    let calls = env_or("CALLS", 2000);
+    let paused = env_or("PAUSED", 10_000);
+    let concurrency = env_or("CONCURRENCY", 200);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::embedded(dir.path());
+    // Far ends answer at once: the harness measures Switchboard, not ringing.
+    config.vswitch_speed = 1000.0;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let public_url = config.public_url_for(addr);
+    let app = Arc::new(App::open(config, public_url).await.unwrap());
+    tokio::spawn(switchboard::server::serve(listener, app.clone(), std::future::pending()));
+    let account = app.store.create_account("Load", None).await.unwrap();
+    let completed = Arc::new(AtomicUsize::new(0));
+    let fetched = Arc::new(AtomicUsize::new(0));
+    let app_addr = application(completed.clone(), fetched.clone()).await;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
+    let base = format!("http://{addr}");
+
+    // Warm the media cache (the first Say synthesises; every later one is a hit).
+    place(&http, &base, &account, app_addr, "/say", 1, 1).await;
+    assert!(wait_for(&completed, 1, Duration::from_secs(30)).await, "the first call did not complete");
+
+    let started = Instant::now();
+    place(&http, &base, &account, app_addr, "/say", calls, concurrency).await;
+    let done = wait_for(&completed, calls + 1, Duration::from_secs(600)).await;
+    let elapsed = started.elapsed();
+    println!(
+        "say-and-hangup: {} of {calls} calls completed in {:.2} s: {:.0} calls/s (concurrency {concurrency})",
+        completed.load(Ordering::Relaxed) - 1,
+        elapsed.as_secs_f64(),
+        (completed.load(Ordering::Relaxed) - 1) as f64 / elapsed.as_secs_f64(),
+    );
+    assert!(done, "not every call completed");
+
+    let before = rss_kib();
+    let started = Instant::now();
+    place(&http, &base, &account, app_addr, "/pause", paused, concurrency).await;
+    let all_in = wait_for(&fetched, paused, Duration::from_secs(600)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib();
+    println!(
+        "paused: {} calls in <Pause> after {:.2} s; RSS {} MiB -> {} MiB: {:.1} KiB per call (router and virtual switch together)",
+        fetched.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+        before / 1024,
+        after / 1024,
+        (after.saturating_sub(before)) as f64 / paused as f64,
+    );
+    assert!(all_in, "not every call reached its Pause");
+    std::process::exit(0);
+}
