@@ -14,6 +14,18 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(15);
+    {
+        // The fixed part of each client row: connect, auth, subscribe, shut down.
+        let rt = runtime();
+        let empty = Arc::new(Vec::new());
+        let mut setup = Duration::MAX;
+        for _ in 0..runs {
+            let t = Instant::now();
+            assert_eq!(rt.block_on(esl_tcp(empty.clone(), 0)), 0);
+            setup = setup.min(t.elapsed());
+        }
+        println!("client setup and teardown: {setup:?}");
+    }
     for format in [EventFormat::Plain, EventFormat::Json] {
         let stream = Stream::load(format);
         let rt = runtime();
