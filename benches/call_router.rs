@@ -17,7 +17,10 @@ use switchboard::config::Config;
 use tokio::net::TcpListener;
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn rss_kib() -> u64 {
@@ -30,13 +33,26 @@ fn rss_kib() -> u64 {
 }
 
 /// The developer's application: TwiML for each call, and a count of completions.
-async fn application(completed: Arc<AtomicUsize>, fetched: Arc<AtomicUsize>) -> std::net::SocketAddr {
+async fn application(
+    completed: Arc<AtomicUsize>,
+    fetched: Arc<AtomicUsize>,
+) -> std::net::SocketAddr {
     use axum::routing::post;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let xml = |body: &'static str| ([(axum::http::header::CONTENT_TYPE, "application/xml")], body);
+    let xml = |body: &'static str| {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/xml")],
+            body,
+        )
+    };
     let router = axum::Router::new()
-        .route("/say", post(move || async move { xml("<Response><Say>Hello from Switchboard</Say><Hangup/></Response>") }))
+        .route(
+            "/say",
+            post(move || async move {
+                xml("<Response><Say>Hello from Switchboard</Say><Hangup/></Response>")
+            }),
+        )
         .route(
             "/pause",
             post(move || {
@@ -69,7 +85,10 @@ async fn place(
     for _ in 0..count {
         let permit = permits.clone().acquire_owned().await.unwrap();
         let request = http
-            .post(format!("{base}/2010-04-01/Accounts/{}/Calls.json", account.sid))
+            .post(format!(
+                "{base}/2010-04-01/Accounts/{}/Calls.json",
+                account.sid
+            ))
             .basic_auth(&account.sid, Some(&account.auth_token))
             .form(&[
                 ("To", "+15005550006".to_owned()),
@@ -112,17 +131,27 @@ async fn main() {
     let addr = listener.local_addr().unwrap();
     let public_url = config.public_url_for(addr);
     let app = Arc::new(App::open(config, public_url).await.unwrap());
-    tokio::spawn(switchboard::server::serve(listener, app.clone(), std::future::pending()));
+    tokio::spawn(switchboard::server::serve(
+        listener,
+        app.clone(),
+        std::future::pending(),
+    ));
     let account = app.store.create_account("Load", None).await.unwrap();
     let completed = Arc::new(AtomicUsize::new(0));
     let fetched = Arc::new(AtomicUsize::new(0));
     let app_addr = application(completed.clone(), fetched.clone()).await;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
     let base = format!("http://{addr}");
 
     // Warm the media cache (the first Say synthesises; every later one is a hit).
     place(&http, &base, &account, app_addr, "/say", 1, 1).await;
-    assert!(wait_for(&completed, 1, Duration::from_secs(30)).await, "the first call did not complete");
+    assert!(
+        wait_for(&completed, 1, Duration::from_secs(30)).await,
+        "the first call did not complete"
+    );
 
     let started = Instant::now();
     place(&http, &base, &account, app_addr, "/say", calls, concurrency).await;
@@ -138,7 +167,16 @@ async fn main() {
 
     let before = rss_kib();
     let started = Instant::now();
-    place(&http, &base, &account, app_addr, "/pause", paused, concurrency).await;
+    place(
+        &http,
+        &base,
+        &account,
+        app_addr,
+        "/pause",
+        paused,
+        concurrency,
+    )
+    .await;
     let all_in = wait_for(&fetched, paused, Duration::from_secs(600)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_kib();
