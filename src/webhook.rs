@@ -105,6 +105,9 @@ impl Webhooks {
             ))
             .connect_timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(30))
+            // Thousands of calls fetch at once; keeping every connection
+            // afterwards would cost each one its buffers for nothing.
+            .pool_max_idle_per_host(64)
             .build()
             .expect("the HTTP client's configuration is valid");
         Webhooks { http, timeout }

@@ -13,12 +13,12 @@ use crate::webhook::{self, WebhookError};
 /// out (the call is then hung up) or something interrupts.
 pub async fn run(session: &mut Session, mut instructions: Instructions) -> Result<(), Interrupt> {
     loop {
-        let Some(response) = load(session, &instructions).await? else {
+        let Some(response) = Box::pin(load(session, &instructions)).await? else {
             return Ok(());
         };
         let mut next = None;
         for verb in &response.verbs {
-            match verbs::execute(session, verb).await? {
+            match Box::pin(verbs::execute(session, verb)).await? {
                 Next::Continue => {}
                 Next::Goto(instructions) => {
                     next = Some(instructions);

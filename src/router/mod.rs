@@ -492,9 +492,9 @@ async fn outbound(mut session: Session, instructions: Instructions) {
         }
     };
     if let Some(status) = outcome {
-        return finish(session, Some(status)).await;
+        return Box::pin(finish(session, Some(status))).await;
     }
-    run(session, instructions).await;
+    Box::pin(run(session, instructions)).await;
 }
 
 /// Takes a parked inbound call through its instructions.
@@ -522,7 +522,9 @@ async fn inbound(session: Session, instructions: Instructions) {
 /// Runs documents until the call ends, then records how it ended.
 async fn run(mut session: Session, mut instructions: Instructions) {
     let ended = loop {
-        match documents::run(&mut session, instructions).await {
+        // Boxed, like every large step of a call: a call waiting in one verb
+        // holds only that verb's state, not the largest state of all verbs.
+        match Box::pin(documents::run(&mut session, instructions)).await {
             Ok(()) => break None,
             Err(Interrupt::Redirect(next)) => {
                 let _ = session
@@ -536,7 +538,7 @@ async fn run(mut session: Session, mut instructions: Instructions) {
             Err(Interrupt::HungUp) => break None,
         }
     };
-    finish(session, ended).await;
+    Box::pin(finish(session, ended)).await;
 }
 
 /// Hangs the channel up if it is still there, waits for the switch to say

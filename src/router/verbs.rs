@@ -102,8 +102,8 @@ pub async fn execute(session: &mut Session, verb: &Verb) -> Result<Next, Interru
                 .await?;
             Ok(Next::Continue)
         }
-        Verb::Gather(gather) => gather_digits(session, gather).await,
-        Verb::Record(record) => record_caller(session, record).await,
+        Verb::Gather(gather) => Box::pin(gather_digits(session, gather)).await,
+        Verb::Record(record) => Box::pin(record_caller(session, record)).await,
         Verb::Hangup(_) => Ok(Next::End),
         Verb::Reject(reject) => {
             if session.answered_at.is_some() {
@@ -127,7 +127,7 @@ pub async fn execute(session: &mut Session, verb: &Verb) -> Result<Next, Interru
             })),
             None => bad_url(session, "Redirect", &redirect.url).await,
         },
-        Verb::Dial(dial) => dial_number(session, dial).await,
+        Verb::Dial(dial) => Box::pin(dial_number(session, dial)).await,
         other => {
             // `supported` keeps these out; say so if one slips through.
             let message = format!("{} is not supported by Switchboard yet", other.name());
@@ -157,7 +157,7 @@ fn repetitions(count: u32) -> u32 {
 /// a notification and the verb is skipped.
 async fn speech(session: &mut Session, say: &twiml::Say) -> Result<Option<String>, Interrupt> {
     let request = MediaRequest::say(say.text.trim(), &say.voice(), &say.language());
-    resolve_media(session, request, "Say").await
+    Box::pin(resolve_media(session, request, "Say")).await
 }
 
 /// The media layer's transcoded copy of a `<Play>` URL, as the node plays it.
@@ -168,7 +168,7 @@ async fn audio(session: &mut Session, url: &str) -> Result<Option<String>, Inter
         session.notify(11100, &message, None, None, false).await;
         return Ok(None);
     };
-    resolve_media(session, MediaRequest::play(absolute), "Play").await
+    Box::pin(resolve_media(session, MediaRequest::play(absolute), "Play")).await
 }
 
 async fn resolve_media(
