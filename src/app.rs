@@ -18,6 +18,8 @@ pub struct App {
     pub store: Store,
     pub redis: Option<redis::aio::ConnectionManager>,
     pub metrics: Metrics,
+    /// API concurrency limits per account and resource type.
+    pub limits: crate::limits::Limiter,
     /// Base of the URLs Switchboard hands out, e.g. `http://127.0.0.1:8080/`.
     pub public_url: Url,
     /// The media layer: Play and Say audio, cached for the media nodes.
@@ -59,6 +61,12 @@ impl App {
             None => None,
         };
         let metrics = Metrics::new();
+        let limits = crate::limits::Limiter::new(
+            store.clone(),
+            config.api_concurrency,
+            &crate::api::endpoints(),
+            &metrics,
+        );
         let media = std::sync::Arc::new(
             Media::open(config.media.clone(), store.clone(), &metrics, &public_url).await?,
         );
@@ -86,6 +94,7 @@ impl App {
             store,
             redis,
             metrics,
+            limits,
             public_url,
             media,
             router,

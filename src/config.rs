@@ -36,6 +36,9 @@ pub struct Config {
     pub webhook_timeout: Duration,
     /// Time compression of the embedded virtual switch (1 is real time).
     pub vswitch_speed: f64,
+    /// In-flight API requests allowed per account and resource type, unless
+    /// the account has its own threshold in the store.
+    pub api_concurrency: u32,
 }
 
 /// Where calls are placed.
@@ -109,6 +112,7 @@ const KEYS: &[(&str, &str)] = &[
     ("shutdown_grace_secs", "SWITCHBOARD_SHUTDOWN_GRACE_SECS"),
     ("webhook_timeout_secs", "SWITCHBOARD_WEBHOOK_TIMEOUT_SECS"),
     ("vswitch_speed", "SWITCHBOARD_VSWITCH_SPEED"),
+    ("api_concurrency", "SWITCHBOARD_API_CONCURRENCY"),
 ];
 
 /// The dial string that reaches the virtual switch's scripted far ends.
@@ -292,6 +296,13 @@ impl Config {
             },
             None => 1.0,
         };
+        let api_concurrency = match values.get("api_concurrency") {
+            Some((key, v)) => match v.parse::<u32>() {
+                Ok(n) if n >= 1 => n,
+                _ => return Err(invalid(key, v, "expected a whole number of at least 1")),
+            },
+            None => 100,
+        };
         Ok(Config {
             listen,
             public_url,
@@ -306,6 +317,7 @@ impl Config {
             shutdown_grace,
             webhook_timeout,
             vswitch_speed,
+            api_concurrency,
         })
     }
 
@@ -467,6 +479,7 @@ mod tests {
             "sqlite://./data/switchboard.db?mode=rwc"
         );
         assert_eq!(config.media_cache_dir, PathBuf::from("./data/media"));
+        assert_eq!(config.api_concurrency, 100);
         assert_eq!(
             config.public_url_for(config.listen).as_str(),
             "http://127.0.0.1:8080/"
@@ -513,6 +526,7 @@ mod tests {
             ("SWITCHBOARD_REDIS_URL", "http://localhost"),
             ("SWITCHBOARD_LOG_FORMAT", "xml"),
             ("SWITCHBOARD_SHUTDOWN_GRACE_SECS", "-1"),
+            ("SWITCHBOARD_API_CONCURRENCY", "0"),
         ] {
             let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");

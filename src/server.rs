@@ -44,6 +44,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::limits::limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(app.clone(), record_metrics))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {

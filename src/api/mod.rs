@@ -13,8 +13,8 @@ mod page;
 mod params;
 mod resource;
 
-pub use auth::Principal;
-pub use endpoint::{openapi, Endpoint};
+pub use auth::{Principal, Scope};
+pub use endpoint::{openapi, Endpoint, Verb};
 pub use error::ApiError;
 
 use std::sync::Arc;

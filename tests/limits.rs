@@ -1,0 +1,264 @@
+//! API concurrency limits over real HTTP: slow clients hold requests in flight
+//! (they send the headers and half a form body), the limiter admits an
+//! account's threshold of them and refuses the rest with 429 / 20429, other
+//! accounts are unaffected, and every counter returns to zero, also when
+//! clients hang up mid-request.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use common::{eventually, Db, TestApp};
+use serde_json::Value;
+use switchboard::limits::Threshold;
+use switchboard::store::Account;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+const BODY: &str = "FriendlyName=a+slow+client";
+
+/// A response as read off the socket: status, lower-cased headers, body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A POST whose body is half sent: in flight on the server until finished or dropped.
+struct SlowPost {
+    writer: OwnedWriteHalf,
+    answer: JoinHandle<Answer>,
+}
+
+impl SlowPost {
+    async fn start(t: &TestApp, account: &Account, resource: &str) -> SlowPost {
+        let stream = TcpStream::connect(t.addr).await.unwrap();
+        let (mut reader, mut writer) = stream.into_split();
+        let credentials = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", account.sid, account.auth_token));
+        let head = format!(
+            "POST /2010-04-01/Accounts/{}/{resource}.json HTTP/1.1\r\nHost: {}\r\n\
+             Authorization: Basic {credentials}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+            account.sid,
+            t.addr,
+            BODY.len(),
+            &BODY[..BODY.len() / 2],
+        );
+        writer.write_all(head.as_bytes()).await.unwrap();
+        let answer = tokio::spawn(async move { read_answer(&mut reader).await });
+        SlowPost { writer, answer }
+    }
+
+    /// Sends the rest of the body and reads the answer.
+    async fn finish(mut self) -> Answer {
+        self.writer
+            .write_all(&BODY.as_bytes()[BODY.len() / 2..])
+            .await
+            .unwrap();
+        self.answer.await.unwrap()
+    }
+
+    /// The client hangs up mid-request.
+    fn hang_up(self) {
+        self.answer.abort();
+        drop(self.writer);
+    }
+}
+
+async fn read_answer(reader: &mut tokio::net::tcp::OwnedReadHalf) -> Answer {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = reader.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the server closed without answering");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = reader.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the server closed mid-answer");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8(buf[head_end..head_end + length].to_vec()).unwrap(),
+    }
+}
+
+async fn concurrent_slow_requests_never_exceed_the_threshold(db: Db) {
+    let t = TestApp::start(db).await;
+    let alice = t.app.store.create_account("Alice", None).await.unwrap();
+    let bob = t.app.store.create_account("Bob", None).await.unwrap();
+    let limits = &t.app.limits;
+    let own = Threshold {
+        concurrency: 3,
+        queue_wait: Duration::ZERO,
+    };
+    limits
+        .set_threshold(&alice.sid, "Keys:create", own)
+        .await
+        .unwrap();
+
+    // Twenty of Alice's and ten of Bob's (default threshold 100), all at once.
+    let alices =
+        futures::future::join_all((0..20).map(|_| SlowPost::start(&t, &alice, "Keys"))).await;
+    let bobs = futures::future::join_all((0..10).map(|_| SlowPost::start(&t, &bob, "Keys"))).await;
+
+    // Alice's three in flight, her seventeen others answered; Bob's ten all in flight.
+    eventually("the limiter to settle", || async {
+        let answered = alices.iter().filter(|p| p.answer.is_finished()).count();
+        let settled = answered == 17
+            && limits.usage(&alice.sid, "Keys:create").current == 3
+            && limits.usage(&bob.sid, "Keys:create").current == 10;
+        settled.then_some(())
+    })
+    .await;
+    assert!(bobs.iter().all(|p| !p.answer.is_finished()));
+    let (refused, mut held): (Vec<SlowPost>, Vec<SlowPost>) =
+        alices.into_iter().partition(|p| p.answer.is_finished());
+    for post in refused {
+        let answer = post.answer.await.unwrap();
+        assert_eq!(answer.status, 429, "{answer:?}");
+        assert_eq!(answer.header("retry-after"), Some("1"));
+        assert_eq!(answer.header("twilio-concurrent-requests"), Some("3"));
+        let body: Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(body["code"], 20429);
+        assert_eq!(body["status"], 429);
+        assert_eq!(
+            body["more_info"],
+            "https://www.twilio.com/docs/errors/20429"
+        );
+    }
+
+    // A client that hangs up mid-request frees its slot, and a new request takes it.
+    held.pop().unwrap().hang_up();
+    eventually("the hung-up request to be released", || async {
+        (limits.usage(&alice.sid, "Keys:create").current == 2).then_some(())
+    })
+    .await;
+    let admitted = t
+        .http
+        .post(t.url(&format!("/2010-04-01/Accounts/{}/Keys.json", alice.sid)))
+        .basic_auth(&alice.sid, Some(&alice.auth_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admitted.status(), 201);
+    assert_eq!(
+        admitted.headers()["twilio-concurrent-requests"]
+            .to_str()
+            .unwrap(),
+        "3"
+    );
+
+    for post in held.into_iter().chain(bobs) {
+        assert_eq!(post.finish().await.status, 201);
+    }
+    eventually("every counter back to zero", || async {
+        (limits.in_flight() == 0).then_some(())
+    })
+    .await;
+    // The server's own high-water mark: Alice never had more than her threshold in flight.
+    assert_eq!(limits.usage(&alice.sid, "Keys:create").max, 3);
+    assert_eq!(limits.usage(&bob.sid, "Keys:create").max, 10);
+    let metrics = t
+        .http
+        .get(t.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("switchboard_api_concurrent_requests{resource=\"Keys:create\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchboard_api_requests_impeded_total{resource=\"Keys:create\"} 17"),
+        "{metrics}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_slow_requests_never_exceed_the_threshold_on_sqlite() {
+    concurrent_slow_requests_never_exceed_the_threshold(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn concurrent_slow_requests_never_exceed_the_threshold_on_postgres() {
+    concurrent_slow_requests_never_exceed_the_threshold(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_resource_type_configured_to_queue_holds_a_request_until_a_slot_frees() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let alice = t.app.store.create_account("Alice", None).await.unwrap();
+    let queued = Threshold {
+        concurrency: 1,
+        queue_wait: Duration::from_secs(60),
+    };
+    t.app
+        .limits
+        .set_threshold(&alice.sid, "Applications:create", queued)
+        .await
+        .unwrap();
+    let first = SlowPost::start(&t, &alice, "Applications").await;
+    eventually("the first request in flight", || async {
+        (t.app
+            .limits
+            .usage(&alice.sid, "Applications:create")
+            .current
+            == 1)
+            .then_some(())
+    })
+    .await;
+    let second = SlowPost::start(&t, &alice, "Applications").await;
+    // The second waits in the queue until the first is done.
+    let finished = first.finish().await;
+    assert_eq!(finished.status, 201, "{finished:?}");
+    let second = second.finish().await;
+    assert_eq!(second.status, 201, "{second:?}");
+    assert_eq!(second.header("twilio-concurrent-requests"), Some("1"));
+    let usage = t.app.limits.usage(&alice.sid, "Applications:create");
+    assert_eq!((usage.current, usage.max), (0, 1));
+    t.stop().await;
+}
