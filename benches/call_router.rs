@@ -4,7 +4,7 @@
 //!    fetch → Say → Hangup, with the application on loopback;
 //! 2. memory per concurrent call, with calls parked in `<Pause length="60"/>`.
 //!
-//! `cargo bench --bench call_router` (CALLS=2000 PAUSED=10000 CONCURRENCY=200
+//! `cargo bench --bench call_router` (CALLS=2000 PAUSED=10000 CONCURRENCY=100
 //! to change the load). The virtual switch runs in the same process, so the
 //! memory figure includes its channels.
 
@@ -122,7 +122,8 @@ async fn wait_for(counter: &AtomicUsize, target: usize, limit: Duration) -> bool
 async fn main() {
     let calls = env_or("CALLS", 2000);
     let paused = env_or("PAUSED", 10_000);
-    let concurrency = env_or("CONCURRENCY", 200);
+    // Within the default API concurrency limit of 100 per account.
+    let concurrency = env_or("CONCURRENCY", 90);
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::embedded(dir.path());
     // Far ends answer at once: the harness measures Switchboard, not ringing.
