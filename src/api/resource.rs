@@ -315,6 +315,35 @@ impl Resource {
         ]
     }
 
+    /// The row `segment` (`{Sid}.json`) names, in the caller's account only.
+    fn record<'a>(
+        &self,
+        scope: &'a Scope,
+        segment: &'a str,
+        path: &str,
+    ) -> Result<Record<'a>, ApiError> {
+        Ok(Record {
+            table: self.table,
+            sid: json_segment(segment, path)?,
+            account_sid: &scope.account.sid,
+        })
+    }
+
+    /// The row in Twilio's JSON shape, or 404 naming `path`.
+    async fn fetch_json(
+        &self,
+        app: &App,
+        record: &Record<'_>,
+        path: &str,
+    ) -> Result<Json<Value>, ApiError> {
+        let row = app
+            .store
+            .fetch_record(record, &self.columns())
+            .await?
+            .ok_or_else(|| ApiError::not_found(path))?;
+        Ok(Json(self.to_json(&row)?))
+    }
+
     /// The row in Twilio's JSON shape.
     fn to_json(&self, row: &sqlx::any::AnyRow) -> Result<Value, ApiError> {
         let text = |column: &str| -> Result<Option<String>, ApiError> {
@@ -505,18 +534,8 @@ async fn fetch(
     OriginalUri(uri): OriginalUri,
     Path((_, segment)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let sid = json_segment(&segment, uri.path())?;
-    let record = Record {
-        table: resource.table,
-        sid,
-        account_sid: &scope.account.sid,
-    };
-    let row = app
-        .store
-        .fetch_record(&record, &resource.columns())
-        .await?
-        .ok_or_else(|| ApiError::not_found(uri.path()))?;
-    Ok(Json(resource.to_json(&row)?))
+    let record = resource.record(&scope, &segment, uri.path())?;
+    resource.fetch_json(&app, &record, uri.path()).await
 }
 
 async fn update(
@@ -527,12 +546,7 @@ async fn update(
     Path((_, segment)): Path<(String, String)>,
     Form(params): Form,
 ) -> Result<Json<Value>, ApiError> {
-    let sid = json_segment(&segment, uri.path())?;
-    let record = Record {
-        table: resource.table,
-        sid,
-        account_sid: &scope.account.sid,
-    };
+    let record = resource.record(&scope, &segment, uri.path())?;
     let columns = resource
         .columns_from(&app, &scope.account.sid, &params, false)
         .await?;
@@ -543,12 +557,7 @@ async fn update(
     {
         return Err(ApiError::not_found(uri.path()));
     }
-    let row = app
-        .store
-        .fetch_record(&record, &resource.columns())
-        .await?
-        .ok_or_else(|| ApiError::not_found(uri.path()))?;
-    Ok(Json(resource.to_json(&row)?))
+    resource.fetch_json(&app, &record, uri.path()).await
 }
 
 async fn delete(
@@ -558,12 +567,7 @@ async fn delete(
     OriginalUri(uri): OriginalUri,
     Path((_, segment)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let sid = json_segment(&segment, uri.path())?;
-    let record = Record {
-        table: resource.table,
-        sid,
-        account_sid: &scope.account.sid,
-    };
+    let record = resource.record(&scope, &segment, uri.path())?;
     if app
         .store
         .delete_record(&record, resource.referenced_by)
