@@ -19,7 +19,7 @@ pub struct App {
     pub redis: Option<redis::aio::ConnectionManager>,
     pub metrics: Metrics,
     /// API concurrency limits per account and resource type.
-    pub limits: crate::limits::Limiter,
+    pub limits: std::sync::Arc<crate::limits::Limiter>,
     /// Base of the URLs Switchboard hands out, e.g. `http://127.0.0.1:8080/`.
     pub public_url: Url,
     /// The media layer: Play and Say audio, cached for the media nodes.
@@ -67,6 +67,20 @@ impl App {
             &crate::api::endpoints(),
             &metrics,
         );
+        let limits = match (&redis, &config.redis_url) {
+            (Some(conn), Some(url)) => {
+                limits
+                    .with_redis(conn.clone())
+                    .await
+                    .map_err(|source| StartError::Redis {
+                        url: url.clone(),
+                        source,
+                    })?
+            }
+            _ => limits,
+        };
+        let limits = std::sync::Arc::new(limits);
+        limits.start();
         let media = std::sync::Arc::new(
             Media::open(config.media.clone(), store.clone(), &metrics, &public_url).await?,
         );
@@ -106,6 +120,7 @@ impl App {
     /// Ends every call and stops the media nodes' connections and the embedded switch.
     pub async fn shutdown(&self) {
         self.router.shutdown().await;
+        self.limits.shutdown().await;
         let vswitch = self
             .vswitch
             .lock()

@@ -262,3 +262,149 @@ async fn a_resource_type_configured_to_queue_holds_a_request_until_a_slot_frees(
     assert_eq!((usage.current, usage.max), (0, 1));
     t.stop().await;
 }
+
+/// Starts `n` slow POSTs of `account` to `Keys` on each of `instances`.
+async fn slow_posts(instances: &[&TestApp], account: &Account, n: usize) -> Vec<SlowPost> {
+    let mut posts = Vec::new();
+    for t in instances {
+        for _ in 0..n {
+            posts.push(SlowPost::start(t, account, "Keys").await);
+        }
+    }
+    posts
+}
+
+async fn redis() -> redis::aio::ConnectionManager {
+    let client = redis::Client::open(common::redis_url()).unwrap();
+    redis::aio::ConnectionManager::new(client).await.unwrap()
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_admit_one_threshold_between_them() {
+    let a = TestApp::builder(Db::Sqlite).with_redis().start().await;
+    let b = TestApp::builder(Db::Sqlite).with_redis().start().await;
+    // Each test instance has its own database: the same account and threshold go in both.
+    let alice = a.app.store.create_account("Alice", None).await.unwrap();
+    sqlx::query(
+        "INSERT INTO accounts (sid, owner_sid, friendly_name, status, type, auth_token, date_created, date_updated)
+         VALUES ($1, NULL, 'Alice', 'active', 'Full', $2, 0, 0)",
+    )
+    .bind(&alice.sid)
+    .bind(&alice.auth_token)
+    .execute(b.app.store.pool())
+    .await
+    .unwrap();
+    let own = Threshold {
+        concurrency: 3,
+        queue_wait: Duration::ZERO,
+    };
+    for t in [&a, &b] {
+        t.app
+            .limits
+            .set_threshold(&alice.sid, "Keys:create", own)
+            .await
+            .unwrap();
+    }
+    let posts = slow_posts(&[&a, &b], &alice, 10).await;
+    eventually("three in flight across both instances", || async {
+        let answered = posts.iter().filter(|p| p.answer.is_finished()).count();
+        let usage = a
+            .app
+            .limits
+            .shared_usage(&alice.sid, "Keys:create")
+            .await
+            .unwrap();
+        (answered == 17 && usage.current == 3).then_some(())
+    })
+    .await;
+    let (refused, held): (Vec<SlowPost>, Vec<SlowPost>) =
+        posts.into_iter().partition(|p| p.answer.is_finished());
+    for post in refused {
+        let answer = post.answer.await.unwrap();
+        assert_eq!(answer.status, 429, "{answer:?}");
+        let body: Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(body["code"], 20429);
+    }
+    for post in held {
+        assert_eq!(post.finish().await.status, 201);
+    }
+    eventually("the shared counter back to zero", || async {
+        let usage = b
+            .app
+            .limits
+            .shared_usage(&alice.sid, "Keys:create")
+            .await
+            .unwrap();
+        (usage.current == 0 && a.app.limits.in_flight() == 0 && b.app.limits.in_flight() == 0)
+            .then_some(usage)
+    })
+    .await;
+    let usage = b
+        .app
+        .limits
+        .shared_usage(&alice.sid, "Keys:create")
+        .await
+        .unwrap();
+    assert_eq!(
+        usage.max, 3,
+        "the most in flight at once, as Redis counted it"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_crashed_instances_requests_stop_counting_when_its_lease_expires() {
+    let t = TestApp::builder(Db::Sqlite).with_redis().start().await;
+    let alice = t.app.store.create_account("Alice", None).await.unwrap();
+    let own = Threshold {
+        concurrency: 3,
+        queue_wait: Duration::ZERO,
+    };
+    t.app
+        .limits
+        .set_threshold(&alice.sid, "Keys:create", own)
+        .await
+        .unwrap();
+    // What a killed instance leaves behind: its three requests in the shared
+    // counter, and a lease nobody renews.
+    let dead = switchboard::sid::new_secret();
+    let mut conn = redis().await;
+    let counter = format!("switchboard:limits:{}:Keys:create", alice.sid);
+    let lease = format!("{}{dead}", switchboard::limits::shared::lease_prefix());
+    redis::pipe()
+        .hset(&counter, &dead, 3)
+        .ignore()
+        .cmd("SET")
+        .arg(&lease)
+        .arg(1)
+        .arg("PX")
+        .arg(1000)
+        .ignore()
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let post = || {
+        t.http
+            .post(t.url(&format!("/2010-04-01/Accounts/{}/Keys.json", alice.sid)))
+            .basic_auth(&alice.sid, Some(&alice.auth_token))
+            .send()
+    };
+    let refused = post().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["twilio-concurrent-requests"], "3");
+    let admitted = eventually("the dead instance's lease to expire", || async {
+        let response = post().await.unwrap();
+        (response.status() == 201).then_some(response)
+    })
+    .await;
+    assert_eq!(admitted.headers()["twilio-concurrent-requests"], "1");
+    let remaining: bool = redis::cmd("HEXISTS")
+        .arg(&counter)
+        .arg(&dead)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!remaining, "the dead instance's field is dropped");
+    t.stop().await;
+}

@@ -8,10 +8,12 @@
 //! A request over the threshold is refused with 429 (Twilio code 20429), or,
 //! where the account's threshold row says so, waits a bounded time for a slot.
 //!
-//! Counters are in-process: instances sharing a database each count their own
-//! requests.
+//! Counters are in-process, or with Redis configured shared by every instance
+//! (see [`shared`]); each instance also keeps its own share locally, which is
+//! what it rewrites into Redis and what its guards release.
 
 mod middleware;
+pub mod shared;
 
 pub use middleware::limit;
 
@@ -26,6 +28,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use sqlx::Row;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::api::Endpoint;
 use crate::metrics::Metrics;
@@ -34,6 +38,9 @@ use crate::store::{now_millis, Store, StoreError};
 /// How long an account's threshold rows are used before being read again:
 /// a change made on another instance takes effect within this time.
 const THRESHOLDS_TTL: Duration = Duration::from_secs(5);
+
+/// How often a queued request looks at the shared counter again.
+const SHARED_POLL: Duration = Duration::from_millis(50);
 
 /// What an account may have in flight for one resource type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,13 +111,57 @@ pub struct Guard {
     /// The count right after this request was admitted, for the
     /// `Twilio-Concurrent-Requests` header.
     pub current: u32,
+    /// Where the slot was also taken in Redis: the counter to give it back to.
+    shared: Option<SharedRelease>,
+    /// Given back because Redis refused it: nobody waiting can use it.
+    undone: bool,
+}
+
+struct SharedRelease {
+    shared: shared::Shared,
+    tasks: TaskTracker,
+    account_sid: String,
+    resource_type: String,
+}
+
+fn release_local(slot: &Slot, in_flight: &Gauge) {
+    slot.current.fetch_sub(1, Ordering::AcqRel);
+    in_flight.dec();
+    slot.released.notify_one();
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.slot.current.fetch_sub(1, Ordering::AcqRel);
-        self.in_flight.dec();
-        self.slot.released.notify_one();
+        if self.undone {
+            // Waking a queued request (maybe this one) would only spin on Redis.
+            self.slot.current.fetch_sub(1, Ordering::AcqRel);
+            self.in_flight.dec();
+            return;
+        }
+        let Some(release) = self.shared.take() else {
+            release_local(&self.slot, &self.in_flight);
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            // No runtime to talk to Redis: the next lease refresh rewrites the count.
+            release_local(&self.slot, &self.in_flight);
+            return;
+        }
+        let (slot, in_flight) = (self.slot.clone(), self.in_flight.clone());
+        // Redis first, then the local count: a refresh in between rewrites
+        // one too many for a moment, never one too few.
+        release.tasks.clone().spawn(async move {
+            let SharedRelease {
+                shared,
+                account_sid,
+                resource_type,
+                ..
+            } = release;
+            if let Err(e) = shared.give_back(&account_sid, &resource_type).await {
+                tracing::warn!(error = %e, "redis: a concurrency slot is given back at the next lease refresh");
+            }
+            release_local(&slot, &in_flight);
+        });
     }
 }
 
@@ -129,6 +180,9 @@ pub struct Limiter {
     thresholds: Mutex<HashMap<String, AccountThresholds>>,
     in_flight: Family<ResourceLabels, Gauge>,
     impeded: Family<ResourceLabels, Counter>,
+    shared: Option<shared::Shared>,
+    tasks: TaskTracker,
+    stop: CancellationToken,
 }
 
 impl Limiter {
@@ -171,6 +225,87 @@ impl Limiter {
             thresholds: Mutex::default(),
             in_flight,
             impeded,
+            shared: None,
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+
+    /// Shares the counters with every instance using this Redis: takes a
+    /// lease now and keeps renewing it until [`Limiter::shutdown`].
+    pub async fn with_redis(
+        mut self,
+        conn: redis::aio::ConnectionManager,
+    ) -> redis::RedisResult<Limiter> {
+        let shared = shared::Shared::new(conn);
+        shared.refresh(&[]).await?;
+        self.shared = Some(shared);
+        Ok(self)
+    }
+
+    /// Starts renewing the Redis lease; the limiter must be shared (`Arc`)
+    /// so the task can read the local counts.
+    pub fn start(self: &Arc<Self>) {
+        if self.shared.is_none() {
+            return;
+        }
+        let limiter = Arc::downgrade(self);
+        let stop = self.stop.clone();
+        self.tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(shared::REFRESH) => {}
+                }
+                let Some(limiter) = limiter.upgrade() else {
+                    return;
+                };
+                let local = limiter.local_counts();
+                if let Some(shared) = &limiter.shared {
+                    if let Err(e) = shared.refresh(&local).await {
+                        tracing::error!(error = %e, "redis: cannot renew the concurrency lease");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Stops renewing the lease, waits for releases under way, and ends the lease.
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        if let Some(shared) = &self.shared {
+            if let Err(e) = shared.end_lease().await {
+                tracing::warn!(error = %e, "redis: the concurrency lease ends by expiry");
+            }
+        }
+    }
+
+    fn local_counts(&self) -> Vec<(String, String, u32)> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .iter()
+            .map(|((account, resource_type), slot)| {
+                let count = slot.current.load(Ordering::Acquire);
+                (account.clone(), resource_type.clone(), count)
+            })
+            .collect()
+    }
+
+    /// The counter of one account and resource type across every instance
+    /// sharing Redis (this instance's alone without Redis).
+    pub async fn shared_usage(
+        &self,
+        account_sid: &str,
+        resource_type: &str,
+    ) -> redis::RedisResult<Usage> {
+        match &self.shared {
+            None => Ok(self.usage(account_sid, resource_type)),
+            Some(shared) => {
+                let (current, max) = shared.usage(account_sid, resource_type).await?;
+                Ok(Usage { current, max })
+            }
         }
     }
 
@@ -192,39 +327,58 @@ impl Limiter {
             .clone()
     }
 
-    /// Admits a request at once or refuses it; never waits.
-    pub fn try_acquire(
+    async fn take(
         &self,
         account_sid: &str,
+        slot: &Arc<Slot>,
         resource_type: &str,
-        concurrency: u32,
+        limit: u32,
     ) -> Result<Guard, Impeded> {
-        let slot = self.slot(account_sid, resource_type);
-        self.take(slot, resource_type, concurrency)
-    }
-
-    fn take(&self, slot: Arc<Slot>, resource_type: &str, limit: u32) -> Result<Guard, Impeded> {
-        match slot.try_take(limit) {
-            Ok(current) => {
-                let in_flight = self
-                    .in_flight
-                    .get_or_create(&ResourceLabels {
-                        resource: resource_type.to_owned(),
-                    })
-                    .clone();
-                in_flight.inc();
-                Ok(Guard {
-                    slot,
-                    in_flight,
-                    current,
-                })
+        let impeded = |current| Impeded {
+            resource_type: resource_type.to_owned(),
+            current,
+            threshold: limit,
+        };
+        // The local count is this instance's share, so it can never exceed
+        // the threshold either: check it first, without a round trip.
+        let mut current = slot.try_take(limit).map_err(impeded)?;
+        let in_flight = self
+            .in_flight
+            .get_or_create(&ResourceLabels {
+                resource: resource_type.to_owned(),
+            })
+            .clone();
+        in_flight.inc();
+        let mut guard = Guard {
+            slot: slot.clone(),
+            in_flight,
+            current,
+            shared: None,
+            undone: false,
+        };
+        if let Some(shared) = &self.shared {
+            match shared.try_take(account_sid, resource_type, limit).await {
+                Ok(Ok(count)) => current = count,
+                Ok(Err(count)) => {
+                    guard.undone = true;
+                    return Err(impeded(count));
+                }
+                Err(e) => {
+                    // Redis unreachable: each instance still holds its own count
+                    // to the threshold rather than failing every request.
+                    tracing::error!(error = %e, "redis: concurrency counted on this instance only");
+                    return Ok(guard);
+                }
             }
-            Err(current) => Err(Impeded {
+            guard.current = current;
+            guard.shared = Some(SharedRelease {
+                shared: shared.clone(),
+                tasks: self.tasks.clone(),
+                account_sid: account_sid.to_owned(),
                 resource_type: resource_type.to_owned(),
-                current,
-                threshold: limit,
-            }),
+            });
         }
+        Ok(guard)
     }
 
     /// Admits a request within `threshold`, waiting up to its queue time for
@@ -243,13 +397,19 @@ impl Limiter {
             let released = slot.released.notified();
             let mut released = std::pin::pin!(released);
             released.as_mut().enable();
-            match self.take(slot.clone(), resource_type, threshold.concurrency) {
+            let taken = self
+                .take(account_sid, &slot, resource_type, threshold.concurrency)
+                .await;
+            match taken {
                 Ok(guard) => return Ok(guard),
-                Err(refused) if threshold.queue_wait.is_zero() => break refused,
-                Err(refused) => {
-                    if tokio::time::timeout_at(deadline, released).await.is_err() {
-                        break refused;
-                    }
+                Err(refused) if tokio::time::Instant::now() >= deadline => break refused,
+                Err(_) => {
+                    // Other instances' releases are not signalled here: look again soon.
+                    let wake = match self.shared {
+                        Some(_) => deadline.min(tokio::time::Instant::now() + SHARED_POLL),
+                        None => deadline,
+                    };
+                    let _ = tokio::time::timeout_at(wake, released).await;
                 }
             }
         };
@@ -456,10 +616,14 @@ mod tests {
     async fn a_guard_is_released_on_drop_even_when_its_task_panics() {
         let (limiter, _dir) = limiter().await;
         let limiter = Arc::new(limiter);
-        let a = limiter.try_acquire("AC1", "Calls:create", 2).unwrap();
+        let two = Threshold {
+            concurrency: 2,
+            queue_wait: Duration::ZERO,
+        };
+        let a = limiter.acquire("AC1", "Calls:create", two).await.unwrap();
         let held = limiter.clone();
         let panicked = tokio::spawn(async move {
-            let _b = held.try_acquire("AC1", "Calls:create", 2).unwrap();
+            let _b = held.acquire("AC1", "Calls:create", two).await.unwrap();
             panic!("a handler fails");
         })
         .await;
@@ -468,12 +632,16 @@ mod tests {
             limiter.usage("AC1", "Calls:create"),
             Usage { current: 1, max: 2 }
         );
-        let b = limiter.try_acquire("AC1", "Calls:create", 2).unwrap();
-        let refused = limiter.try_acquire("AC1", "Calls:create", 2).err().unwrap();
+        let b = limiter.acquire("AC1", "Calls:create", two).await.unwrap();
+        let refused = limiter
+            .acquire("AC1", "Calls:create", two)
+            .await
+            .err()
+            .unwrap();
         assert_eq!((refused.current, refused.threshold), (2, 2));
         // Another account and another resource type have their own counters.
-        let _c = limiter.try_acquire("AC2", "Calls:create", 2).unwrap();
-        let _d = limiter.try_acquire("AC1", "Calls:read", 2).unwrap();
+        let _c = limiter.acquire("AC2", "Calls:create", two).await.unwrap();
+        let _d = limiter.acquire("AC1", "Calls:read", two).await.unwrap();
         drop((a, b));
         assert_eq!(limiter.usage("AC1", "Calls:create").current, 0);
     }
