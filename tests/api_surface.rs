@@ -203,7 +203,7 @@ async fn no_endpoint_lets_one_tenant_reach_anothers_resources(db: Db) {
     }
     assert_eq!(
         checked,
-        2 * 30,
+        2 * 31,
         "every documented endpoint under an account, both ways"
     );
     // Nothing was changed or deleted by the attempts.

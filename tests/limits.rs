@@ -122,6 +122,21 @@ async fn read_answer(reader: &mut tokio::net::tcp::OwnedReadHalf) -> Answer {
     }
 }
 
+/// `GET …/Limits.json` of `account`: its list of resource types.
+async fn limits_of(t: &TestApp, account: &Account) -> Vec<Value> {
+    let response = t
+        .http
+        .get(t.url(&format!("/2010-04-01/Accounts/{}/Limits.json", account.sid)))
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["account_sid"], account.sid.as_str());
+    body["limits"].as_array().unwrap().clone()
+}
+
 async fn concurrent_slow_requests_never_exceed_the_threshold(db: Db) {
     let t = TestApp::start(db).await;
     let alice = t.app.store.create_account("Alice", None).await.unwrap();
@@ -151,6 +166,16 @@ async fn concurrent_slow_requests_never_exceed_the_threshold(db: Db) {
     })
     .await;
     assert!(bobs.iter().all(|p| !p.answer.is_finished()));
+    // The read API shows the same counts and each account's threshold.
+    for (account, current, threshold) in [(&alice, 3, 3), (&bob, 10, 100)] {
+        let limits = limits_of(&t, account).await;
+        let keys = limits
+            .iter()
+            .find(|l| l["resource_type"] == "Keys:create")
+            .unwrap();
+        assert_eq!(keys["concurrent_requests"], current, "{keys}");
+        assert_eq!(keys["threshold"], threshold, "{keys}");
+    }
     let (refused, mut held): (Vec<SlowPost>, Vec<SlowPost>) =
         alices.into_iter().partition(|p| p.answer.is_finished());
     for post in refused {
@@ -317,6 +342,13 @@ async fn two_instances_sharing_redis_admit_one_threshold_between_them() {
         (answered == 17 && usage.current == 3).then_some(())
     })
     .await;
+    // Either instance's read API shows the shared count.
+    let limits = limits_of(&b, &alice).await;
+    let keys = limits
+        .iter()
+        .find(|l| l["resource_type"] == "Keys:create")
+        .unwrap();
+    assert_eq!(keys["concurrent_requests"], 3, "{keys}");
     let (refused, held): (Vec<SlowPost>, Vec<SlowPost>) =
         posts.into_iter().partition(|p| p.answer.is_finished());
     for post in refused {

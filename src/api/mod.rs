@@ -116,6 +116,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             handler: delete(keys::delete),
         },
     ];
+    endpoints.push(Endpoint {
+        verb: Verb::Get,
+        path: format!("/{VERSION}/Accounts/{{AccountSid}}/Limits.json"),
+        operation: "fetchLimits".into(),
+        summary: "Each resource type's concurrent requests and threshold".into(),
+        params: vec![],
+        answer: Answer::One { status: 200 },
+        handler: get(crate::limits::api::fetch),
+    });
     endpoints.extend(call_endpoints());
     for resource in resource::RESOURCES {
         endpoints.extend(resource.endpoints());

@@ -12,6 +12,7 @@
 //! (see [`shared`]); each instance also keeps its own share locally, which is
 //! what it rewrites into Redis and what its guards release.
 
+pub mod api;
 mod middleware;
 pub mod shared;
 
@@ -307,6 +308,11 @@ impl Limiter {
                 Ok(Usage { current, max })
             }
         }
+    }
+
+    /// Every resource type of the API, once or more.
+    pub fn resource_types(&self) -> impl Iterator<Item = &str> {
+        self.routes.values().map(String::as_str)
     }
 
     /// The resource type a matched route serves, if it is a limited API route.
