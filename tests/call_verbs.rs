@@ -125,6 +125,7 @@ async fn an_inbound_call_gathers_digits_and_posts_them_to_the_action() {
 async fn a_call_to_a_number_nobody_owns_is_rejected() {
     let t = TestApp::start(Db::Sqlite).await;
     let account = t.app.store.create_account("Acme", None).await.unwrap();
+    // The caller would stay 3 s (60 s at speed 20); only a rejection ends it sooner.
     inject(&t, "+14155559999", "+14155550199", "hangup=60s");
     // Rejected at once: no call record is made for anyone.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
