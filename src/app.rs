@@ -66,7 +66,8 @@ impl App {
             config.api_concurrency,
             &crate::api::endpoints(),
             &metrics,
-        );
+        )
+        .with_rate(config.api_rate_per_minute);
         let limits = match (&redis, &config.redis_url) {
             (Some(conn), Some(url)) => {
                 limits

@@ -39,6 +39,9 @@ pub struct Config {
     /// In-flight API requests allowed per account and resource type, unless
     /// the account has its own threshold in the store.
     pub api_concurrency: u32,
+    /// API requests allowed per minute per credential (account or API key),
+    /// whatever their concurrency; `None` is no rate limit.
+    pub api_rate_per_minute: Option<std::num::NonZeroU32>,
 }
 
 /// Where calls are placed.
@@ -113,6 +116,7 @@ const KEYS: &[(&str, &str)] = &[
     ("webhook_timeout_secs", "SWITCHBOARD_WEBHOOK_TIMEOUT_SECS"),
     ("vswitch_speed", "SWITCHBOARD_VSWITCH_SPEED"),
     ("api_concurrency", "SWITCHBOARD_API_CONCURRENCY"),
+    ("api_rate_per_minute", "SWITCHBOARD_API_RATE_PER_MINUTE"),
 ];
 
 /// The dial string that reaches the virtual switch's scripted far ends.
@@ -303,6 +307,13 @@ impl Config {
             },
             None => 100,
         };
+        let api_rate_per_minute = match values.get("api_rate_per_minute") {
+            Some((_, "")) | None => None,
+            Some((key, v)) => match v.parse::<u32>() {
+                Ok(n) => std::num::NonZeroU32::new(n),
+                Err(_) => return Err(invalid(key, v, "expected a whole number (0 for none)")),
+            },
+        };
         Ok(Config {
             listen,
             public_url,
@@ -318,6 +329,7 @@ impl Config {
             webhook_timeout,
             vswitch_speed,
             api_concurrency,
+            api_rate_per_minute,
         })
     }
 
@@ -480,6 +492,7 @@ mod tests {
         );
         assert_eq!(config.media_cache_dir, PathBuf::from("./data/media"));
         assert_eq!(config.api_concurrency, 100);
+        assert_eq!(config.api_rate_per_minute, None);
         assert_eq!(
             config.public_url_for(config.listen).as_str(),
             "http://127.0.0.1:8080/"
@@ -527,6 +540,7 @@ mod tests {
             ("SWITCHBOARD_LOG_FORMAT", "xml"),
             ("SWITCHBOARD_SHUTDOWN_GRACE_SECS", "-1"),
             ("SWITCHBOARD_API_CONCURRENCY", "0"),
+            ("SWITCHBOARD_API_RATE_PER_MINUTE", "-5"),
         ] {
             let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");

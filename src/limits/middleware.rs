@@ -37,17 +37,25 @@ pub async fn limit(State(app): State<Arc<App>>, request: Request, next: Next) ->
     // The account acted on, not the caller: a parent's requests on a
     // subaccount count against the subaccount. The handler authenticates
     // again; an error here is the one it would answer.
-    let account_sid = if route.is_some_and(|r| r.as_str().contains("{account}")) {
+    let (account_sid, principal) = if route.is_some_and(|r| r.as_str().contains("{account}")) {
         match Scope::from_request_parts(&mut parts, &app).await {
-            Ok(scope) => scope.account.sid,
+            Ok(scope) => (scope.account.sid, scope.principal),
             Err(e) => return e.into_response(),
         }
     } else {
         match Principal::from_request_parts(&mut parts, &app).await {
-            Ok(principal) => principal.account.sid,
+            Ok(principal) => (principal.account.sid.clone(), principal),
             Err(e) => return e.into_response(),
         }
     };
+    // The rate is per credential: each API key has its own.
+    let credential = principal
+        .api_key_sid
+        .as_deref()
+        .unwrap_or(&principal.account.sid);
+    if let Err(wait) = app.limits.check_rate(credential) {
+        return rate_limited(credential, wait);
+    }
     let threshold = match app.limits.threshold(&account_sid, &resource_type).await {
         Ok(threshold) => threshold,
         Err(e) => return ApiError::internal(&e).into_response(),
@@ -87,5 +95,21 @@ fn too_many_requests(account_sid: &str, impeded: &Impeded) -> Response {
         HeaderValue::from_static(RETRY_AFTER_SECS),
     );
     headers.insert(CONCURRENT_REQUESTS, HeaderValue::from(impeded.current));
+    response
+}
+
+fn rate_limited(credential: &str, wait: std::time::Duration) -> Response {
+    let error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        20429,
+        format!("Too Many Requests: {credential} is over its request rate"),
+    );
+    let mut response = error.into_response();
+    // Whole seconds, rounded up: a client retrying then is admitted.
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        HeaderValue::from(secs.max(1)),
+    );
     response
 }

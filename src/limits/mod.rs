@@ -8,6 +8,9 @@
 //! A request over the threshold is refused with 429 (Twilio code 20429), or,
 //! where the account's threshold row says so, waits a bounded time for a slot.
 //!
+//! Separately, a request rate per credential (account or API key) can be
+//! capped with a keyed `governor` limiter, per instance.
+//!
 //! Counters are in-process, or with Redis configured shared by every instance
 //! (see [`shared`]); each instance also keeps its own share locally, which is
 //! what it rewrites into Redis and what its guards release.
@@ -184,6 +187,7 @@ pub struct Limiter {
     shared: Option<shared::Shared>,
     tasks: TaskTracker,
     stop: CancellationToken,
+    rate: Option<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 impl Limiter {
@@ -229,7 +233,28 @@ impl Limiter {
             shared: None,
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
+            rate: None,
         }
+    }
+
+    /// Caps each credential at `per_minute` requests, spread over the minute
+    /// with bursts up to the whole quota.
+    pub fn with_rate(mut self, per_minute: Option<std::num::NonZeroU32>) -> Limiter {
+        self.rate =
+            per_minute.map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
+        self
+    }
+
+    /// Whether `credential` (an account or API key SID) may make a request
+    /// now; if not, how long until it may.
+    pub fn check_rate(&self, credential: &str) -> Result<(), Duration> {
+        use governor::clock::Clock;
+        let Some(rate) = &self.rate else {
+            return Ok(());
+        };
+        rate.check_key(&credential.to_owned()).map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+        })
     }
 
     /// Shares the counters with every instance using this Redis: takes a
@@ -688,6 +713,26 @@ mod tests {
             limiter.usage("AC1", "Calls:read"),
             Usage { current: 0, max: 1 }
         );
+    }
+
+    #[tokio::test]
+    async fn each_credential_has_its_own_request_rate() {
+        let (limiter, _dir) = limiter().await;
+        assert_eq!(
+            limiter.check_rate("AC1"),
+            Ok(()),
+            "no rate limit by default"
+        );
+        let limiter = limiter.with_rate(std::num::NonZeroU32::new(2));
+        assert_eq!(limiter.check_rate("SK1"), Ok(()));
+        assert_eq!(limiter.check_rate("SK1"), Ok(()));
+        let wait = limiter.check_rate("SK1").unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        // Another key of the same account is counted apart.
+        assert_eq!(limiter.check_rate("SK2"), Ok(()));
     }
 
     #[tokio::test]
