@@ -32,6 +32,10 @@ impl FromRequestParts<Arc<App>> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        // The limiter in front of the handlers authenticated this request already.
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
         let (user, secret) = basic_credentials(parts).ok_or_else(ApiError::unauthorized)?;
         let principal = authenticate(app, &user, &secret).await?;
         match principal.account.status {
@@ -93,6 +97,7 @@ async fn authenticate(app: &App, user: &str, secret: &str) -> Result<Principal, 
 
 /// The account named by the `{account}` path segment, once the caller is
 /// known to be allowed to act on it. Any other account is simply not found.
+#[derive(Debug, Clone)]
 pub struct Scope {
     pub principal: Principal,
     pub account: Account,
@@ -102,6 +107,9 @@ impl FromRequestParts<Arc<App>> for Scope {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        if let Some(scope) = parts.extensions.get::<Scope>() {
+            return Ok(scope.clone());
+        }
         let principal = Principal::from_request_parts(parts, app).await?;
         let path = parts.uri.path().to_owned();
         let not_found = || ApiError::not_found(&path);

@@ -35,16 +35,23 @@ pub async fn limit(State(app): State<Arc<App>>, request: Request, next: Next) ->
     };
     let (mut parts, body) = request.into_parts();
     // The account acted on, not the caller: a parent's requests on a
-    // subaccount count against the subaccount. The handler authenticates
-    // again; an error here is the one it would answer.
+    // subaccount count against the subaccount. What is resolved here is left
+    // in the request, so the handler's extractors need not authenticate again.
     let (account_sid, principal) = if route.is_some_and(|r| r.as_str().contains("{account}")) {
         match Scope::from_request_parts(&mut parts, &app).await {
-            Ok(scope) => (scope.account.sid, scope.principal),
+            Ok(scope) => {
+                parts.extensions.insert(scope.principal.clone());
+                parts.extensions.insert(scope.clone());
+                (scope.account.sid, scope.principal)
+            }
             Err(e) => return e.into_response(),
         }
     } else {
         match Principal::from_request_parts(&mut parts, &app).await {
-            Ok(principal) => (principal.account.sid.clone(), principal),
+            Ok(principal) => {
+                parts.extensions.insert(principal.clone());
+                (principal.account.sid.clone(), principal)
+            }
             Err(e) => return e.into_response(),
         }
     };
