@@ -495,3 +495,22 @@ async fn play_and_say_go_through_the_media_layer_and_a_second_play_is_a_cache_hi
     assert_eq!(app.requests_to("/hello.wav").len(), 1);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn stopping_switchboard_hangs_up_live_calls_and_records_them() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let app = AppServer::start().await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    app.twiml("/hold", r#"<Response><Pause length="600"/></Response>"#);
+    let sid = place(&t, &account, "+15005550006", app.url("/hold")).await;
+    eventually("the call to be in its Pause", || async {
+        app.requests_to("/hold").pop()
+    })
+    .await;
+    // Without the hangup this would wait ten minutes.
+    t.app.router.shutdown().await;
+    let call = t.app.store.call(&account.sid, &sid).await.unwrap().unwrap();
+    assert_eq!(call.status.as_str(), "completed");
+    assert!(call.end_time.is_some());
+    t.stop().await;
+}

@@ -77,7 +77,8 @@ pub struct Inner {
     pub public_url: url::Url,
     pub recordings_dir: PathBuf,
     pub tracker: TaskTracker,
-    token: CancellationToken,
+    /// Cancelled at shutdown: every call hangs up and every task ends.
+    pub token: CancellationToken,
     parked: mpsc::Sender<node::Parked>,
 }
 
@@ -467,6 +468,10 @@ async fn outbound(mut session: Session, instructions: Instructions) {
                     }
                 }
             }
+            () = session.router.token.cancelled() => {
+                let _ = session.node.client.api(&format!("uuid_kill {} ORIGINATOR_CANCEL", session.uuid)).await;
+                break Some(CallStatus::Canceled);
+            }
             control = session.control.recv() => {
                 if let Some(Control::End(_)) = control {
                     let _ = session.node.client.api(&format!("uuid_kill {} ORIGINATOR_CANCEL", session.uuid)).await;
@@ -554,8 +559,14 @@ async fn finish(mut session: Session, status: Option<CallStatus>) {
             .client
             .api(&format!("uuid_kill {} {cause}", session.uuid))
             .await;
-        // The hangup's own event carries billsec; don't wait forever for it.
-        let wait = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        // The hangup's own event carries billsec; don't wait forever for it,
+        // and not at all at shutdown, when the node's events stop.
+        let patience = if session.router.token.is_cancelled() {
+            std::time::Duration::ZERO
+        } else {
+            std::time::Duration::from_secs(5)
+        };
+        let wait = tokio::time::timeout(patience, async {
             while let Some(event) = session.events.recv().await {
                 if event.unique_id().as_deref() == Some(session.uuid.as_str())
                     && event.event_name().as_deref() == Some("CHANNEL_HANGUP_COMPLETE")

@@ -101,6 +101,8 @@ impl Session {
             }
             tokio::select! {
                 biased;
+                // Switchboard is stopping: the call ends like a REST hangup.
+                () = self.router.token.cancelled() => return Err(Interrupt::End(CallStatus::Completed)),
                 control = self.control.recv() => match control {
                     Some(Control::Redirect(instructions)) => return Err(Interrupt::Redirect(instructions)),
                     Some(Control::End(status)) => return Err(Interrupt::End(status)),
@@ -338,6 +340,8 @@ impl Session {
             }
             tokio::select! {
                 biased;
+                // Switchboard is stopping: the call ends like a REST hangup.
+                () = self.router.token.cancelled() => return Err(Interrupt::End(CallStatus::Completed)),
                 control = self.control.recv() => match control {
                     Some(Control::Redirect(instructions)) => return Err(Interrupt::Redirect(instructions)),
                     Some(Control::End(status)) => return Err(Interrupt::End(status)),
