@@ -94,10 +94,26 @@ impl Session {
     /// Awaits `future` while following the channel: events are taken in,
     /// and a hangup or an API control interrupts.
     pub async fn wait<F: Future>(&mut self, future: F) -> Result<F::Output, Interrupt> {
+        match self.follow(future, false).await? {
+            Some(output) => Ok(output),
+            None => unreachable!("only a barge-in gives up before the future"),
+        }
+    }
+
+    /// The one loop behind [`Session::wait`] and [`Session::wait_or_digit`]:
+    /// with `barge_in`, a pressed digit ends the wait (`None`).
+    async fn follow<F: Future>(
+        &mut self,
+        future: F,
+        barge_in: bool,
+    ) -> Result<Option<F::Output>, Interrupt> {
         let mut future = std::pin::pin!(future);
         loop {
             if self.hangup.is_some() {
                 return Err(Interrupt::HungUp);
+            }
+            if barge_in && !self.dtmf.is_empty() {
+                return Ok(None);
             }
             tokio::select! {
                 biased;
@@ -112,7 +128,7 @@ impl Session {
                     Some(event) => self.take(event).await,
                     None => return Err(Interrupt::HungUp),
                 },
-                output = &mut future => return Ok(output),
+                output = &mut future => return Ok(Some(output)),
             }
         }
     }
@@ -330,30 +346,7 @@ impl Session {
         &mut self,
         future: F,
     ) -> Result<Option<F::Output>, Interrupt> {
-        let mut future = std::pin::pin!(future);
-        loop {
-            if self.hangup.is_some() {
-                return Err(Interrupt::HungUp);
-            }
-            if !self.dtmf.is_empty() {
-                return Ok(None);
-            }
-            tokio::select! {
-                biased;
-                // Switchboard is stopping: the call ends like a REST hangup.
-                () = self.router.token.cancelled() => return Err(Interrupt::End(CallStatus::Completed)),
-                control = self.control.recv() => match control {
-                    Some(Control::Redirect(instructions)) => return Err(Interrupt::Redirect(instructions)),
-                    Some(Control::End(status)) => return Err(Interrupt::End(status)),
-                    None => {}
-                },
-                event = self.events.recv() => match event {
-                    Some(event) => self.take(event).await,
-                    None => return Err(Interrupt::HungUp),
-                },
-                output = &mut future => return Ok(Some(output)),
-            }
-        }
+        self.follow(future, true).await
     }
 
     /// Runs a dialplan application on the caller's channel to its end.
