@@ -52,7 +52,7 @@ async fn populate(t: &TestApp, account: &Account, n: u32) -> Vec<(&'static str, 
         }
     };
     let base = format!("/2010-04-01/Accounts/{}", account.sid);
-    vec![
+    let mut resources = vec![
         (
             "Applications",
             post(
@@ -84,7 +84,32 @@ async fn populate(t: &TestApp, account: &Account, n: u32) -> Vec<(&'static str, 
         ),
         ("Notifications", notification(t, account).await),
         ("Recordings", recording(t, account).await),
-    ]
+    ];
+    resources.extend(conference(t, account).await);
+    resources
+}
+
+/// A conference with one participant, as the call router records them.
+async fn conference(t: &TestApp, account: &Account) -> [(&'static str, String); 2] {
+    let sid = switchboard::sid::Sid::new(switchboard::sid::Kind::Conference).to_string();
+    let call = switchboard::sid::Sid::new(switchboard::sid::Kind::Call).to_string();
+    let store = &t.app.store;
+    store
+        .insert_conference(&sid, &account.sid, "Room", "us1")
+        .await
+        .unwrap();
+    let participant = switchboard::store::Participant {
+        call_sid: call.clone(),
+        conference_sid: sid.clone(),
+        account_sid: account.sid.clone(),
+        label: None,
+        muted: false,
+        hold: false,
+        start_conference_on_enter: true,
+        end_conference_on_exit: false,
+    };
+    store.insert_participant(&participant).await.unwrap();
+    [("Conferences", sid), ("Participants", call)]
 }
 
 async fn notification(t: &TestApp, account: &Account) -> String {
@@ -134,6 +159,9 @@ async fn recording(t: &TestApp, account: &Account) -> String {
 /// Fills a documented path with an account and that account's resource of the path's kind.
 fn fill(path: &str, account_sid: &str, resources: &[(&str, String)]) -> String {
     let mut filled = path.replace("{AccountSid}", account_sid);
+    if let Some((_, sid)) = resources.iter().find(|(kind, _)| *kind == "Conferences") {
+        filled = filled.replace("{ConferenceSid}", sid);
+    }
     if let Some((_, sid)) = resources
         .iter()
         .find(|(kind, _)| path.contains(&format!("/{kind}/{{Sid}}")))
@@ -203,14 +231,14 @@ async fn no_endpoint_lets_one_tenant_reach_anothers_resources(db: Db) {
     }
     assert_eq!(
         checked,
-        2 * 31,
+        2 * 38,
         "every documented endpoint under an account, both ways"
     );
     // Nothing was changed or deleted by the attempts.
     for (owner, owned) in [(&alice, &alices), (&bob, &bobs)] {
         for (kind, sid) in owned {
-            if *kind == "Recordings" {
-                continue; // its audio file is not there, only its row
+            if *kind == "Recordings" || *kind == "Participants" {
+                continue; // its audio file is not there; a participant's path is its conference's
             }
             let path = format!("/2010-04-01/Accounts/{}/{kind}/{sid}.json", owner.sid);
             let (status, body) = request(&t, "get", &path, owner).await;

@@ -67,11 +67,19 @@ impl Endpoint {
     /// The route axum matches: a parameter must fill a whole segment, so
     /// `{Sid}.json` is captured whole and the handler strips the suffix.
     pub fn route(&self) -> String {
+        // A parent's SID takes `{sid}`'s place, as axum wants one name per
+        // position: `…/Conferences/{sid}` and `…/Conferences/{sid}/Participants/{member}`.
+        let member = if self.path.contains("{ConferenceSid}") {
+            "{member}"
+        } else {
+            "{sid}"
+        };
         self.path
             .replace("{AccountSid}.json", "{account}")
             .replace("{AccountSid}", "{account}")
-            .replace("{Sid}.json", "{sid}")
-            .replace("{Sid}", "{sid}")
+            .replace("{Sid}.json", member)
+            .replace("{Sid}", member)
+            .replace("{ConferenceSid}", "{sid}")
     }
 }
 
@@ -90,7 +98,7 @@ fn schema(kind: FieldKind) -> Value {
 pub fn openapi(endpoints: &[Endpoint]) -> Value {
     let mut paths = Map::new();
     for endpoint in endpoints {
-        let mut parameters: Vec<Value> = ["AccountSid", "Sid"]
+        let mut parameters: Vec<Value> = ["AccountSid", "ConferenceSid", "Sid"]
             .into_iter()
             .filter(|name| endpoint.path.contains(&format!("{{{name}}}")))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))

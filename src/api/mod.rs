@@ -5,6 +5,7 @@
 mod accounts;
 mod auth;
 mod calls;
+mod conferences;
 mod endpoint;
 mod error;
 mod keys;
@@ -126,6 +127,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         handler: get(crate::limits::api::fetch),
     });
     endpoints.extend(call_endpoints());
+    endpoints.extend(conference_endpoints());
     for resource in resource::RESOURCES {
         endpoints.extend(resource.endpoints());
     }
@@ -298,6 +300,92 @@ fn call_endpoints() -> Vec<Endpoint> {
             vec![],
             Answer::Nothing,
             delete(logs::delete_recording),
+        ),
+    ]
+}
+
+fn conference_endpoints() -> Vec<Endpoint> {
+    use axum::routing::{delete, get, post};
+    use endpoint::{param, Answer, Verb};
+    use resource::FieldKind::{Bool, Text};
+
+    let conferences = format!("/{VERSION}/Accounts/{{AccountSid}}/Conferences");
+    let participants = format!("{conferences}/{{ConferenceSid}}/Participants");
+    let endpoint =
+        |verb, path: String, operation: &str, summary: &str, params, answer, handler| Endpoint {
+            verb,
+            path,
+            operation: operation.into(),
+            summary: summary.into(),
+            params,
+            answer,
+            handler,
+        };
+    vec![
+        endpoint(
+            Verb::Get,
+            format!("{conferences}.json"),
+            "listConference",
+            "List conferences, newest first",
+            with_paging(vec![param("FriendlyName", Text), param("Status", Text)]),
+            Answer::Page { key: "conferences" },
+            get(conferences::list),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{conferences}/{{Sid}}.json"),
+            "fetchConference",
+            "Fetch a conference",
+            vec![],
+            Answer::One { status: 200 },
+            get(conferences::fetch),
+        ),
+        endpoint(
+            Verb::Post,
+            format!("{conferences}/{{Sid}}.json"),
+            "updateConference",
+            "End a conference (Status=completed)",
+            vec![param("Status", Text)],
+            Answer::One { status: 200 },
+            post(conferences::update),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{participants}.json"),
+            "listParticipant",
+            "The participants in a conference now",
+            with_paging(vec![param("Muted", Bool), param("Hold", Bool)]),
+            Answer::Page {
+                key: "participants",
+            },
+            get(conferences::list_participants),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{participants}/{{Sid}}.json"),
+            "fetchParticipant",
+            "Fetch a participant by its call's SID",
+            vec![],
+            Answer::One { status: 200 },
+            get(conferences::fetch_participant),
+        ),
+        endpoint(
+            Verb::Post,
+            format!("{participants}/{{Sid}}.json"),
+            "updateParticipant",
+            "Mute or hold a participant",
+            vec![param("Muted", Bool), param("Hold", Bool)],
+            Answer::One { status: 200 },
+            post(conferences::update_participant),
+        ),
+        endpoint(
+            Verb::Delete,
+            format!("{participants}/{{Sid}}.json"),
+            "deleteParticipant",
+            "Remove a participant from its conference; its call goes on",
+            vec![],
+            Answer::Nothing,
+            delete(conferences::delete_participant),
         ),
     ]
 }

@@ -37,7 +37,7 @@ pub async fn run(session: &mut Session, mut instructions: Instructions) -> Resul
 
 /// The document `instructions` name, or `None` when the call must end (the
 /// failure is recorded as a notification).
-async fn load(
+pub(super) async fn load(
     session: &mut Session,
     instructions: &Instructions,
 ) -> Result<Option<Response>, Interrupt> {

@@ -6,6 +6,7 @@
 //! node's dispatcher feeds it the channel's events; the REST API reaches it
 //! through a [`Control`] channel.
 
+mod conference;
 mod documents;
 mod node;
 mod session;
@@ -19,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use conference::{ConferenceError, Conferences, Room};
 pub use node::Node;
 use session::{Interrupt, Session};
 
@@ -73,6 +75,7 @@ pub struct Inner {
     pub media: Arc<Media>,
     nodes: Mutex<Vec<Arc<Node>>>,
     live: Mutex<HashMap<String, mpsc::Sender<Control>>>,
+    pub conferences: Conferences,
     dial_template: String,
     pub public_url: url::Url,
     pub recordings_dir: PathBuf,
@@ -102,6 +105,7 @@ impl CallRouter {
             media: config.media,
             nodes: Mutex::new(Vec::new()),
             live: Mutex::new(HashMap::new()),
+            conferences: Conferences::default(),
             dial_template: config.dial_template,
             public_url: config.public_url,
             recordings_dir: config.recordings_dir,
@@ -194,6 +198,28 @@ impl CallRouter {
                 .map_err(|_| RouterError::NotLive(call_sid.to_owned())),
             None => Err(RouterError::NotLive(call_sid.to_owned())),
         }
+    }
+
+    /// A live conference of the account's.
+    pub fn conference(&self, account_sid: &str, sid: &str) -> Option<Arc<Room>> {
+        self.inner.conferences.room(account_sid, sid)
+    }
+
+    /// Ends a live conference (the REST API's `Status=completed`).
+    pub async fn end_conference(&self, room: &Room) {
+        room.end(&self.inner, "conference-ended-via-api", None)
+            .await;
+    }
+
+    /// Mutes or holds a participant of a live conference.
+    pub async fn update_participant(
+        &self,
+        room: &Room,
+        call_sid: &str,
+        muted: Option<bool>,
+        hold: Option<bool>,
+    ) -> Result<crate::store::Participant, ConferenceError> {
+        room.update(&self.inner, call_sid, muted, hold).await
     }
 
     /// Stops every call task and node connection, waiting for them to end.

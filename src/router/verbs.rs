@@ -62,6 +62,23 @@ pub fn supported(feature: &Feature) -> bool {
             None | Some("action" | "method" | "timeout" | "callerId" | "timeLimit")
         ),
         "Number" => attribute.is_none(),
+        "Conference" => matches!(
+            attribute,
+            None | Some(
+                "muted"
+                    | "beep"
+                    | "startConferenceOnEnter"
+                    | "endConferenceOnExit"
+                    | "waitUrl"
+                    | "waitMethod"
+                    | "maxParticipants"
+                    | "statusCallback"
+                    | "statusCallbackEvent"
+                    | "statusCallbackMethod"
+                    | "participantLabel"
+                    | "region"
+            )
+        ),
         _ => false,
     }
 }
@@ -127,7 +144,12 @@ pub async fn execute(session: &mut Session, verb: &Verb) -> Result<Next, Interru
             })),
             None => bad_url(session, "Redirect", &redirect.url).await,
         },
-        Verb::Dial(dial) => Box::pin(dial_number(session, dial)).await,
+        Verb::Dial(dial) => match dial.targets.as_slice() {
+            [DialTarget::Conference(conference)] => {
+                Box::pin(super::conference::join(session, dial, conference)).await
+            }
+            _ => Box::pin(dial_number(session, dial)).await,
+        },
         other => {
             // `supported` keeps these out; say so if one slips through.
             let message = format!("{} is not supported by Switchboard yet", other.name());
@@ -137,7 +159,7 @@ pub async fn execute(session: &mut Session, verb: &Verb) -> Result<Next, Interru
     }
 }
 
-fn method(m: twiml::Method) -> Method {
+pub(super) fn method(m: twiml::Method) -> Method {
     match m {
         twiml::Method::Get => Method::Get,
         twiml::Method::Post => Method::Post,
@@ -145,7 +167,7 @@ fn method(m: twiml::Method) -> Method {
 }
 
 /// `loop="0"` repeats until the call ends; bound it so a task always ends.
-fn repetitions(count: u32) -> u32 {
+pub(super) fn repetitions(count: u32) -> u32 {
     if count == 0 {
         10_000
     } else {
@@ -155,13 +177,16 @@ fn repetitions(count: u32) -> u32 {
 
 /// The media layer's file for a `<Say>`, as the node plays it; a failure is
 /// a notification and the verb is skipped.
-async fn speech(session: &mut Session, say: &twiml::Say) -> Result<Option<String>, Interrupt> {
+pub(super) async fn speech(
+    session: &mut Session,
+    say: &twiml::Say,
+) -> Result<Option<String>, Interrupt> {
     let request = MediaRequest::say(say.text.trim(), &say.voice(), &say.language());
     Box::pin(resolve_media(session, request, "Say")).await
 }
 
 /// The media layer's transcoded copy of a `<Play>` URL, as the node plays it.
-async fn audio(session: &mut Session, url: &str) -> Result<Option<String>, Interrupt> {
+pub(super) async fn audio(session: &mut Session, url: &str) -> Result<Option<String>, Interrupt> {
     let Some(absolute) = session.resolve(url.trim()) else {
         let message =
             format!("Play: {url:?} is not a valid URL (relative URLs need a document URL)");
@@ -191,7 +216,11 @@ async fn resolve_media(
     }
 }
 
-async fn bad_url(session: &mut Session, verb: &str, url: &str) -> Result<Next, Interrupt> {
+pub(super) async fn bad_url(
+    session: &mut Session,
+    verb: &str,
+    url: &str,
+) -> Result<Next, Interrupt> {
     let message = format!("{verb}: {url:?} is not a valid URL (relative URLs need a document URL)");
     session.notify(11100, &message, None, None, false).await;
     Ok(Next::End)
@@ -199,13 +228,13 @@ async fn bad_url(session: &mut Session, verb: &str, url: &str) -> Result<Next, I
 
 /// The request for a verb's `action` (the current document when it has
 /// none): the call's parameters and the verb's results in `extra`.
-struct Action {
+pub(super) struct Action {
     url: String,
     method: Method,
     extra: Vec<(String, String)>,
 }
 
-fn action_request(
+pub(super) fn action_request(
     session: &Session,
     action: Option<&String>,
     method_: twiml::Method,
@@ -223,7 +252,7 @@ fn action_request(
 }
 
 /// The action's answer replaces the rest of the document.
-fn goto(action: Action) -> Next {
+pub(super) fn goto(action: Action) -> Next {
     Next::Goto(Instructions::Fetch {
         url: action.url,
         method: action.method,

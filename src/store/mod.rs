@@ -6,6 +6,7 @@
 
 mod accounts;
 mod calls;
+mod conferences;
 mod listing;
 mod records;
 
@@ -16,6 +17,7 @@ pub use calls::{
     call_from_row, recording_from_row, Call, CallStatus, Notification, Recording, CALL_COLUMNS,
     NOTIFICATION_COLUMNS, RECORDING_COLUMNS,
 };
+pub use conferences::{flag, Participant, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS};
 pub use listing::{Cursor, Listing, Page, PageRequest};
 pub use records::{Column, Record};
 

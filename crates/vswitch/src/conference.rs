@@ -1,6 +1,7 @@
 //! Conferences (mod_conference): rooms of member Channels, the `conference`
-//! Application, the `conference` API (`list`, `json_list`, `kick`, `mute`,
-//! `unmute`) and the `conference::maintenance` CUSTOM events.
+//! Application (with member `+flags{mute}`), the `conference` API (`list`,
+//! `json_list`, `kick`, `mute`, `unmute`, `hold`, `unhold`, `play`) and the
+//! `conference::maintenance` CUSTOM events.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,8 @@ struct Member {
     uuid: String,
     handle: ChannelHandle,
     can_speak: bool,
+    /// On hold: hears neither the room nor is heard.
+    hold: bool,
     floor: bool,
 }
 
@@ -72,7 +75,7 @@ fn member_headers(ev: &mut SwitchEvent, m: &Member) {
     ev.push("Speak", if m.can_speak { "true" } else { "false" });
     ev.push("Talking", "false");
     ev.push("Mute-Detect", "false");
-    ev.push("Hold", "false");
+    ev.push("Hold", if m.hold { "true" } else { "false" });
     ev.push("Member-ID", m.id.to_string());
     ev.push("Member-Type", "member");
     ev.push("Member-Ghost", "false");
@@ -147,9 +150,9 @@ impl Switch {
                 }
                 out
             }
-            "mute" | "unmute" => {
+            "mute" | "unmute" | "hold" | "unhold" => {
                 let target = parts.next().unwrap_or("");
-                let speak = sub == "unmute";
+                let on = matches!(sub, "mute" | "hold");
                 let mut out = String::new();
                 let members = {
                     let mut rooms = self.conferences.rooms();
@@ -157,7 +160,11 @@ impl Switch {
                     let mut changed = Vec::new();
                     for m in room.into_iter().flatten() {
                         if target == "all" || m.id.to_string() == target || m.uuid == target {
-                            m.can_speak = speak;
+                            if sub.ends_with("mute") {
+                                m.can_speak = !on;
+                            } else {
+                                m.hold = on;
+                            }
                             changed.push(m.clone());
                         }
                     }
@@ -175,7 +182,14 @@ impl Switch {
                         &room,
                         &m,
                         &format!("{sub}-member"),
-                        origin("conference_api.c", "conference_api_sub_mute", 360),
+                        match sub {
+                            "mute" => origin("conference_api.c", "conference_api_sub_mute", 360),
+                            "unmute" => {
+                                origin("conference_api.c", "conference_api_sub_unmute", 455)
+                            }
+                            "hold" => origin("conference_api.c", "conference_api_sub_hold", 286),
+                            _ => origin("conference_api.c", "conference_api_sub_unhold", 328),
+                        },
                     );
                     out.push_str(&format!("+OK {sub} {}\n", m.id));
                 }
@@ -184,6 +198,11 @@ impl Switch {
                 }
                 out
             }
+            // mod_conference mixes the file into the room; the emulator has no mix.
+            "play" => match parts.next() {
+                Some(file) => format!("(play) Playing file {file}\n"),
+                None => "-ERR Usage: play <file>\n".to_owned(),
+            },
             other => format!("-ERR Unsupported command {other}\n"),
         }
     }
@@ -284,7 +303,7 @@ impl Switch {
                     ("can_hear", true),
                     ("can_see", true),
                     ("can_speak", m.can_speak),
-                    ("hold", false),
+                    ("hold", m.hold),
                     ("mute_detect", false),
                     ("talking", false),
                     ("has_video", false),
@@ -401,6 +420,7 @@ impl Session {
     pub(crate) async fn conference_app(&mut self, arg: &str) {
         self.answer().await;
         let spec = arg.split_whitespace().next().unwrap_or("");
+        let muted = member_flags(spec).any(|f| f == "mute");
         let spec = spec.split('+').next().unwrap_or(spec);
         let (name, profile) = spec.split_once('@').unwrap_or((spec, "default"));
         let sw = self.sw.clone();
@@ -428,7 +448,8 @@ impl Session {
                 id,
                 uuid: self.uuid.clone(),
                 handle: self.handle.clone(),
-                can_speak: true,
+                can_speak: !muted,
+                hold: false,
                 floor: false,
             });
             (room.uuid.clone(), created, first)
@@ -450,7 +471,8 @@ impl Session {
             id,
             uuid: self.uuid.clone(),
             handle: self.handle.clone(),
-            can_speak: true,
+            can_speak: !muted,
+            hold: false,
             floor,
         };
         let size = sw.room_info(name).2;
@@ -522,6 +544,15 @@ impl Session {
             );
         }
     }
+}
+
+/// The member flags of a `conference` argument: `room@profile+flags{mute|endconf}`.
+fn member_flags(spec: &str) -> impl Iterator<Item = &str> {
+    spec.split_once("+flags{")
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .map_or("", |(flags, _)| flags)
+        .split('|')
+        .filter(|f| !f.is_empty())
 }
 
 impl Switch {

@@ -583,6 +583,37 @@ async fn conference_members_can_be_muted_and_unmuted() {
 }
 
 #[tokio::test]
+async fn members_join_muted_with_flags_and_can_be_held() {
+    let vs = switch(20.0).await;
+    let mut c = Client::connect(vs.local_addr()).await;
+    c.api("originate vswitch/ring=0;answer &conference(3502@default+flags{mute})")
+        .await;
+    let add = c
+        .event("add-member", |e| {
+            e.header("Action").as_deref() == Some("add-member")
+        })
+        .await;
+    assert_eq!(h(&add, "Speak"), "false");
+    assert_eq!(h(&add, "Hold"), "false");
+    assert_eq!(c.api("conference 3502 hold 1").await, "+OK hold 1\n");
+    let hold = c
+        .event("hold-member", |e| {
+            e.header("Action").as_deref() == Some("hold-member")
+        })
+        .await;
+    assert_eq!(h(&hold, "Hold"), "true");
+    let list = c.api("conference 3502 json_list").await;
+    assert!(list.contains("\"hold\":\ttrue"), "{list}");
+    assert_eq!(c.api("conference 3502 unhold 1").await, "+OK unhold 1\n");
+    assert_eq!(
+        c.api("conference 3502 play tone_stream://%(100,0,800)")
+            .await,
+        "(play) Playing file tone_stream://%(100,0,800)\n"
+    );
+    vs.shutdown().await;
+}
+
+#[tokio::test]
 async fn hupall_hangs_up_the_matching_channels_only() {
     let vs = switch(20.0).await;
     let mut c = Client::connect(vs.local_addr()).await;
