@@ -86,7 +86,46 @@ async fn populate(t: &TestApp, account: &Account, n: u32) -> Vec<(&'static str, 
         ("Recordings", recording(t, account).await),
     ];
     resources.extend(conference(t, account).await);
+    resources.extend(queue(t, account).await);
     resources
+}
+
+/// A queue with a caller waiting in it.
+async fn queue(t: &TestApp, account: &Account) -> [(&'static str, String); 2] {
+    let base = format!("/2010-04-01/Accounts/{}", account.sid);
+    let get = |path: String| {
+        let request = t
+            .http
+            .get(t.url(&path))
+            .basic_auth(&account.sid, Some(&account.auth_token));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let call = t
+        .http
+        .post(t.url(&format!("{base}/Calls.json")))
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .form(&[
+            ("To", "+15005550006"),
+            ("From", "+15005550100"),
+            ("Twiml", "<Response><Enqueue>support</Enqueue></Response>"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let queue = common::eventually("the caller in the queue", || async {
+        let queues = get(format!("{base}/Queues.json")).await;
+        let sid = queues["queues"][0]["sid"].as_str()?.to_owned();
+        let members = get(format!("{base}/Queues/{sid}/Members.json")).await;
+        (members["queue_members"][0]["call_sid"] == call.as_str()).then_some(sid)
+    })
+    .await;
+    [("Queues", queue), ("Members", call)]
 }
 
 /// A conference with one participant, as the call router records them.
@@ -159,8 +198,10 @@ async fn recording(t: &TestApp, account: &Account) -> String {
 /// Fills a documented path with an account and that account's resource of the path's kind.
 fn fill(path: &str, account_sid: &str, resources: &[(&str, String)]) -> String {
     let mut filled = path.replace("{AccountSid}", account_sid);
-    if let Some((_, sid)) = resources.iter().find(|(kind, _)| *kind == "Conferences") {
-        filled = filled.replace("{ConferenceSid}", sid);
+    for (parent, kind) in [("{ConferenceSid}", "Conferences"), ("{QueueSid}", "Queues")] {
+        if let Some((_, sid)) = resources.iter().find(|(k, _)| *k == kind) {
+            filled = filled.replace(parent, sid);
+        }
     }
     if let Some((_, sid)) = resources
         .iter()
@@ -231,14 +272,14 @@ async fn no_endpoint_lets_one_tenant_reach_anothers_resources(db: Db) {
     }
     assert_eq!(
         checked,
-        2 * 38,
+        2 * 46,
         "every documented endpoint under an account, both ways"
     );
     // Nothing was changed or deleted by the attempts.
     for (owner, owned) in [(&alice, &alices), (&bob, &bobs)] {
         for (kind, sid) in owned {
-            if *kind == "Recordings" || *kind == "Participants" {
-                continue; // its audio file is not there; a participant's path is its conference's
+            if matches!(*kind, "Recordings" | "Participants" | "Members") {
+                continue; // its audio file is not there; the others' paths are their parents'
             }
             let path = format!("/2010-04-01/Accounts/{}/{kind}/{sid}.json", owner.sid);
             let (status, body) = request(&t, "get", &path, owner).await;

@@ -68,20 +68,28 @@ impl Endpoint {
     /// `{Sid}.json` is captured whole and the handler strips the suffix.
     pub fn route(&self) -> String {
         // A parent's SID takes `{sid}`'s place, as axum wants one name per
-        // position: `…/Conferences/{sid}` and `…/Conferences/{sid}/Participants/{member}`.
-        let member = if self.path.contains("{ConferenceSid}") {
+        // position: `…/Queues/{sid}` and `…/Queues/{sid}/Members/{member}`.
+        let parent = PARENTS.iter().find(|p| self.path.contains(*p));
+        let member = if parent.is_some() {
             "{member}"
         } else {
             "{sid}"
         };
-        self.path
+        let mut route = self
+            .path
             .replace("{AccountSid}.json", "{account}")
             .replace("{AccountSid}", "{account}")
             .replace("{Sid}.json", member)
-            .replace("{Sid}", member)
-            .replace("{ConferenceSid}", "{sid}")
+            .replace("{Sid}", member);
+        if let Some(parent) = parent {
+            route = route.replace(parent, "{sid}");
+        }
+        route
     }
 }
+
+/// Path parameters naming the resource a sub-resource belongs to.
+const PARENTS: [&str; 2] = ["{ConferenceSid}", "{QueueSid}"];
 
 fn schema(kind: FieldKind) -> Value {
     match kind {
@@ -98,7 +106,7 @@ fn schema(kind: FieldKind) -> Value {
 pub fn openapi(endpoints: &[Endpoint]) -> Value {
     let mut paths = Map::new();
     for endpoint in endpoints {
-        let mut parameters: Vec<Value> = ["AccountSid", "ConferenceSid", "Sid"]
+        let mut parameters: Vec<Value> = ["AccountSid", "ConferenceSid", "QueueSid", "Sid"]
             .into_iter()
             .filter(|name| endpoint.path.contains(&format!("{{{name}}}")))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))

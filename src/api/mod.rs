@@ -12,6 +12,7 @@ mod keys;
 mod logs;
 mod page;
 mod params;
+mod queues;
 mod resource;
 
 pub use auth::{Principal, Scope};
@@ -128,6 +129,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     });
     endpoints.extend(call_endpoints());
     endpoints.extend(conference_endpoints());
+    endpoints.extend(queue_endpoints());
     for resource in resource::RESOURCES {
         endpoints.extend(resource.endpoints());
     }
@@ -386,6 +388,102 @@ fn conference_endpoints() -> Vec<Endpoint> {
             vec![],
             Answer::Nothing,
             delete(conferences::delete_participant),
+        ),
+    ]
+}
+
+fn queue_endpoints() -> Vec<Endpoint> {
+    use axum::routing::{delete, get, post};
+    use endpoint::{param, required, Answer, Verb};
+    use resource::FieldKind::{Method, Text, Url};
+
+    let queues = format!("/{VERSION}/Accounts/{{AccountSid}}/Queues");
+    let members = format!("{queues}/{{QueueSid}}/Members");
+    let settings = || vec![param("FriendlyName", Text), param("MaxSize", Text)];
+    let endpoint =
+        |verb, path: String, operation: &str, summary: &str, params, answer, handler| Endpoint {
+            verb,
+            path,
+            operation: operation.into(),
+            summary: summary.into(),
+            params,
+            answer,
+            handler,
+        };
+    vec![
+        endpoint(
+            Verb::Get,
+            format!("{queues}.json"),
+            "listQueue",
+            "List queues, newest first",
+            with_paging(vec![]),
+            Answer::Page { key: "queues" },
+            get(queues::list),
+        ),
+        endpoint(
+            Verb::Post,
+            format!("{queues}.json"),
+            "createQueue",
+            "Create a queue (MaxSize 1 to 5000, default 1000)",
+            vec![required("FriendlyName", Text), param("MaxSize", Text)],
+            Answer::One { status: 201 },
+            post(queues::create),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{queues}/{{Sid}}.json"),
+            "fetchQueue",
+            "Fetch a queue with its current size and average wait",
+            vec![],
+            Answer::One { status: 200 },
+            get(queues::fetch),
+        ),
+        endpoint(
+            Verb::Post,
+            format!("{queues}/{{Sid}}.json"),
+            "updateQueue",
+            "Rename or resize a queue",
+            settings(),
+            Answer::One { status: 200 },
+            post(queues::update),
+        ),
+        endpoint(
+            Verb::Delete,
+            format!("{queues}/{{Sid}}.json"),
+            "deleteQueue",
+            "Delete an empty queue",
+            vec![],
+            Answer::Nothing,
+            delete(queues::delete),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{members}.json"),
+            "listMember",
+            "The callers waiting in a queue, front first",
+            with_paging(vec![]),
+            Answer::Page {
+                key: "queue_members",
+            },
+            get(queues::list_members),
+        ),
+        endpoint(
+            Verb::Get,
+            format!("{members}/{{Sid}}.json"),
+            "fetchMember",
+            "A waiting caller by call SID, or `Front`",
+            vec![],
+            Answer::One { status: 200 },
+            get(queues::fetch_member),
+        ),
+        endpoint(
+            Verb::Post,
+            format!("{members}/{{Sid}}.json"),
+            "updateMember",
+            "Dequeue a caller to the document at Url",
+            vec![required("Url", Url), param("Method", Method)],
+            Answer::One { status: 200 },
+            post(queues::update_member),
         ),
     ]
 }

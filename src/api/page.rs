@@ -70,3 +70,28 @@ pub fn envelope(
         key: items,
     }))
 }
+
+/// The list body for items held in memory (a queue's callers): paged by
+/// `Page` over the whole list, which is short.
+pub fn memory_envelope(key: &str, path: &str, request: &PageRequest, items: Vec<Value>) -> Value {
+    let uri = |number: i64| format!("{path}?PageSize={}&Page={number}", request.size);
+    let start = (request.number * request.size) as usize;
+    let total = items.len();
+    let page: Vec<Value> = items
+        .into_iter()
+        .skip(start)
+        .take(request.size as usize)
+        .collect();
+    let more = start + page.len() < total;
+    json!({
+        "first_page_uri": uri(0),
+        "end": start as i64 + (page.len() as i64 - 1).max(0),
+        "next_page_uri": more.then(|| uri(request.number + 1)),
+        "page": request.number,
+        "page_size": request.size,
+        "previous_page_uri": (request.number > 0).then(|| uri(request.number - 1)),
+        "start": start,
+        "uri": uri(request.number),
+        key: page,
+    })
+}

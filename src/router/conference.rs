@@ -9,18 +9,17 @@
 //! moments Twilio reports, so they are kept where the callbacks are sent.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use twiml::{ConferenceBeep, ConferenceEvent, Verb};
+use twiml::{ConferenceBeep, ConferenceEvent};
 
+use super::hold::{self, Hold};
 use super::node::Node;
 use super::session::{Interrupt, Session};
 use super::verbs::{self, Next};
-use super::{Inner, Instructions};
+use super::Inner;
 use crate::sid::{Kind, Sid};
 use crate::store::{now_millis, Participant};
 use crate::webhook::{self, Method};
@@ -29,8 +28,6 @@ use crate::webhook::{self, Method};
 const PROFILE: &str = "switchboard";
 /// Played to a room when someone enters or leaves it (`beep`).
 const BEEP: &str = "tone_stream://%(200,0,1000)";
-/// Twilio's hold music is a hosted service; a node has its own.
-const LOCAL_HOLD_MUSIC: &str = "local_stream://moh";
 
 /// Where a room is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +67,8 @@ pub struct Room {
     pub friendly_name: String,
     node: Arc<Node>,
     phase: watch::Sender<Phase>,
+    /// Cancelled when the room leaves its waiting phase: the wait music stops.
+    begun: CancellationToken,
     state: Mutex<RoomState>,
 }
 
@@ -87,6 +86,9 @@ struct Member {
     beep: ConferenceBeep,
     /// Cancelled when the REST API removes the participant.
     removed: CancellationToken,
+    /// Cancelled when the participant's wait music must stop (the room
+    /// begins, or the participant is removed).
+    released: CancellationToken,
 }
 
 struct Callback {
@@ -128,6 +130,7 @@ impl Conferences {
             friendly_name: name.to_owned(),
             node: node.clone(),
             phase: watch::Sender::new(Phase::Waiting),
+            begun: CancellationToken::new(),
             state: Mutex::new(RoomState::default()),
         });
         rooms.by_name.insert(key, room.sid.clone());
@@ -248,6 +251,7 @@ impl Room {
         if !started {
             return;
         }
+        self.begun.cancel();
         if let Err(e) = router
             .store
             .set_conference_status(&self.sid, "in-progress", None, None)
@@ -269,6 +273,7 @@ impl Room {
         if !ended {
             return;
         }
+        self.begun.cancel();
         router.conferences.remove(self);
         if let Err(e) = router
             .store
@@ -351,16 +356,17 @@ impl Room {
     /// Takes a participant out of the room (the REST API's Participant
     /// delete); its call goes on with its document.
     pub async fn kick(&self, call_sid: &str) -> Result<(), ConferenceError> {
-        let (uuid, removed) = {
+        let uuid = {
             let state = self.lock();
             let member = state
                 .members
                 .iter()
                 .find(|m| m.participant.call_sid == call_sid)
                 .ok_or(ConferenceError::NotParticipant)?;
-            (member.uuid.clone(), member.removed.clone())
+            member.removed.cancel();
+            member.released.cancel();
+            member.uuid.clone()
         };
-        removed.cancel();
         if self.phase() == Phase::Started {
             if let Some(id) = self.member_id(&uuid).await {
                 self.command(&format!("kick {id}")).await?;
@@ -452,6 +458,7 @@ pub async fn join(
         end_conference_on_exit: conference.end_conference_on_exit(),
     };
     let removed = CancellationToken::new();
+    let released = room.begun.child_token();
     let admitted = {
         let mut state = room.lock();
         if state.members.len() >= conference.max_participants() as usize {
@@ -465,6 +472,7 @@ pub async fn join(
                 uuid: session.uuid.clone(),
                 beep: conference.beep(),
                 removed: removed.clone(),
+                released: released.clone(),
             });
             true
         }
@@ -489,7 +497,15 @@ pub async fn join(
     if participant.start_conference_on_enter {
         room.start(&router).await;
     }
-    let outcome = Box::pin(attend(session, &room, conference, &participant, &removed)).await;
+    let outcome = Box::pin(attend(
+        session,
+        &room,
+        conference,
+        &participant,
+        &removed,
+        &released,
+    ))
+    .await;
     leave(session, &room, &participant).await;
     outcome?;
     match dial.action() {
@@ -539,9 +555,31 @@ async fn attend(
     conference: &twiml::Conference,
     participant: &Participant,
     removed: &CancellationToken,
+    released: &CancellationToken,
 ) -> Result<(), Interrupt> {
     if room.phase() == Phase::Waiting {
-        wait_music(session, room, conference, removed).await?;
+        // Twilio's default waitUrl is its hosted hold music: the node's own plays.
+        let url = match conference.wait_url() {
+            u if u == twiml::DEFAULT_CONFERENCE_WAIT_URL => None,
+            u => Some(session.resolve(u.trim()).unwrap_or_default()),
+        };
+        let sid = room.sid.clone();
+        let name = room.friendly_name.clone();
+        let params = move || {
+            vec![
+                ("ConferenceSid".to_owned(), sid.clone()),
+                ("FriendlyName".to_owned(), name.clone()),
+            ]
+        };
+        let music = Hold {
+            url,
+            method: verbs::method(conference.wait_method()),
+            what: "Conference waitUrl",
+            params: &params,
+            released,
+            may_leave: false,
+        };
+        hold::hold(session, music).await?;
         session
             .api(&format!("uuid_break {} all", session.uuid))
             .await;
@@ -619,168 +657,4 @@ async fn leave(session: &Session, room: &Room, participant: &Participant) {
             let _ = room.command(&format!("play {BEEP}")).await;
         }
     }
-}
-
-/// Awaits `future` unless the room leaves its waiting phase or the
-/// participant is removed first (`None`).
-async fn while_waiting<F: Future>(
-    future: F,
-    mut phase: watch::Receiver<Phase>,
-    removed: CancellationToken,
-) -> Option<F::Output> {
-    tokio::select! {
-        output = future => Some(output),
-        _ = phase.wait_for(|p| *p != Phase::Waiting) => None,
-        () = removed.cancelled() => None,
-    }
-}
-
-/// Plays the `waitUrl` until the room starts: Twilio's default is its hosted
-/// hold music, which a node plays from its own `local_stream://moh`; any
-/// other URL is a document of Play, Say, Pause and Redirect, run in a loop.
-async fn wait_music(
-    session: &mut Session,
-    room: &Room,
-    conference: &twiml::Conference,
-    removed: &CancellationToken,
-) -> Result<(), Interrupt> {
-    let waiting = |room: &Room| room.phase() == Phase::Waiting && !removed.is_cancelled();
-    let mut url = match conference.wait_url() {
-        u if u == twiml::DEFAULT_CONFERENCE_WAIT_URL => None,
-        u => Some(session.resolve(u.trim()).unwrap_or_default()),
-    };
-    let method = verbs::method(conference.wait_method());
-    while waiting(room) {
-        let items = match url.as_deref() {
-            None => vec![Music::File(LOCAL_HOLD_MUSIC.into(), 1)],
-            Some(u) if u.trim().is_empty() => Vec::new(),
-            Some(u) => {
-                let u = u.to_owned();
-                wait_document(session, &u, method, &mut url, room).await?
-            }
-        };
-        if items.is_empty() {
-            // Silence until the room starts.
-            let idle = tokio::time::sleep(Duration::from_secs(3600));
-            session
-                .wait(while_waiting(idle, room.phase.subscribe(), removed.clone()))
-                .await?;
-            continue;
-        }
-        for item in items {
-            if !waiting(room) {
-                break;
-            }
-            match item {
-                Music::File(file, times) => {
-                    for _ in 0..times {
-                        let execution = match session
-                            .node
-                            .client
-                            .execute(&session.uuid, "playback", Some(&file))
-                            .await
-                        {
-                            Ok(execution) => execution,
-                            Err(_) => return Err(Interrupt::HungUp),
-                        };
-                        let phase = room.phase.subscribe();
-                        let played = session
-                            .wait(while_waiting(execution, phase, removed.clone()))
-                            .await?;
-                        match played {
-                            Some(Ok(_)) => {}
-                            Some(Err(_)) => return Err(Interrupt::HungUp),
-                            None => break,
-                        }
-                        if !waiting(room) {
-                            break;
-                        }
-                    }
-                }
-                Music::Pause(secs) => {
-                    let pause = tokio::time::sleep(Duration::from_secs(secs));
-                    session
-                        .wait(while_waiting(
-                            pause,
-                            room.phase.subscribe(),
-                            removed.clone(),
-                        ))
-                        .await?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-enum Music {
-    /// A file played this many times.
-    File(String, u32),
-    Pause(u64),
-}
-
-/// The wait document's verbs as music; a `<Redirect>` points `url` elsewhere
-/// for the next round.
-async fn wait_document(
-    session: &mut Session,
-    wait_url: &str,
-    method: Method,
-    url: &mut Option<String>,
-    room: &Room,
-) -> Result<Vec<Music>, Interrupt> {
-    let document_url = session.document_url.clone();
-    let instructions = Instructions::Fetch {
-        url: wait_url.to_owned(),
-        method,
-        fallback: None,
-        extra: vec![
-            ("ConferenceSid".into(), room.sid.clone()),
-            ("FriendlyName".into(), room.friendly_name.clone()),
-        ],
-    };
-    let loaded = Box::pin(super::documents::load(session, &instructions)).await;
-    let response = match loaded {
-        Ok(Some(response)) => response,
-        Ok(None) => {
-            // The failure is a notification already; wait in silence.
-            session.document_url = document_url;
-            *url = Some(String::new());
-            return Ok(Vec::new());
-        }
-        Err(interrupt) => {
-            session.document_url = document_url;
-            return Err(interrupt);
-        }
-    };
-    let mut items = Vec::new();
-    for verb in &response.verbs {
-        match verb {
-            Verb::Play(play) => {
-                if let Some(file) = verbs::audio(session, &play.url).await? {
-                    items.push(Music::File(file, verbs::repetitions(play.loop_count())));
-                }
-            }
-            Verb::Say(say) => {
-                if let Some(file) = verbs::speech(session, say).await? {
-                    items.push(Music::File(file, verbs::repetitions(say.loop_count())));
-                }
-            }
-            Verb::Pause(pause) => items.push(Music::Pause(pause.length().into())),
-            Verb::Redirect(redirect) => {
-                if let Some(next) = session.resolve(redirect.url.trim()) {
-                    *url = Some(next);
-                }
-                break;
-            }
-            other => {
-                let message = format!(
-                    "Conference waitUrl: {} is not allowed in a wait document (Play, Say, Pause, Redirect)",
-                    other.name()
-                );
-                session.notify(12200, &message, None, None, true).await;
-            }
-        }
-    }
-    session.document_url = document_url;
-    Ok(items)
 }

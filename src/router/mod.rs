@@ -8,7 +8,9 @@
 
 mod conference;
 mod documents;
+mod hold;
 mod node;
+mod queue;
 mod session;
 mod verbs;
 
@@ -22,6 +24,7 @@ use tokio_util::task::TaskTracker;
 
 pub use conference::{ConferenceError, Conferences, Room};
 pub use node::Node;
+pub use queue::{Member, Queues};
 use session::{Interrupt, Session};
 
 use crate::config::EslNode;
@@ -76,6 +79,7 @@ pub struct Inner {
     nodes: Mutex<Vec<Arc<Node>>>,
     live: Mutex<HashMap<String, mpsc::Sender<Control>>>,
     pub conferences: Conferences,
+    pub queues: Queues,
     dial_template: String,
     pub public_url: url::Url,
     pub recordings_dir: PathBuf,
@@ -106,6 +110,7 @@ impl CallRouter {
             nodes: Mutex::new(Vec::new()),
             live: Mutex::new(HashMap::new()),
             conferences: Conferences::default(),
+            queues: Queues::default(),
             dial_template: config.dial_template,
             public_url: config.public_url,
             recordings_dir: config.recordings_dir,
@@ -220,6 +225,28 @@ impl CallRouter {
         hold: Option<bool>,
     ) -> Result<crate::store::Participant, ConferenceError> {
         room.update(&self.inner, call_sid, muted, hold).await
+    }
+
+    /// Who waits in a queue now, front first.
+    pub fn queue_members(&self, queue_sid: &str) -> Vec<Member> {
+        self.inner.queues.members(queue_sid)
+    }
+
+    /// The average wait of a queue's callers so far, in seconds.
+    pub fn queue_average_wait(&self, queue_sid: &str) -> i64 {
+        self.inner.queues.average_wait_secs(queue_sid)
+    }
+
+    /// Takes a caller (`None`: the front one) out of a queue to new instructions.
+    pub fn dequeue(
+        &self,
+        queue_sid: &str,
+        call_sid: Option<&str>,
+        instructions: Instructions,
+    ) -> Option<Member> {
+        self.inner
+            .queues
+            .redirect(queue_sid, call_sid, instructions)
     }
 
     /// Stops every call task and node connection, waiting for them to end.

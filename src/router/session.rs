@@ -44,6 +44,8 @@ pub struct Session {
     pub dtmf: VecDeque<char>,
     /// Events of dialled legs, for the Dial in progress.
     pub leg_events: VecDeque<Event>,
+    /// Whether the caller's channel is in a bridge (CHANNEL_BRIDGE until CHANNEL_UNBRIDGE).
+    pub bridged: bool,
     /// The document being run, for relative URLs.
     pub document_url: Option<String>,
     callbacks: mpsc::Sender<webhook::Request>,
@@ -85,6 +87,7 @@ impl Session {
             hangup: None,
             dtmf: VecDeque::new(),
             leg_events: VecDeque::new(),
+            bridged: false,
             document_url: None,
             callbacks,
             sequence: 0,
@@ -94,25 +97,38 @@ impl Session {
     /// Awaits `future` while following the channel: events are taken in,
     /// and a hangup or an API control interrupts.
     pub async fn wait<F: Future>(&mut self, future: F) -> Result<F::Output, Interrupt> {
-        match self.follow(future, false).await? {
+        match self.follow(future, |_| false).await? {
             Some(output) => Ok(output),
             None => unreachable!("only a barge-in gives up before the future"),
         }
     }
 
-    /// The one loop behind [`Session::wait`] and [`Session::wait_or_digit`]:
-    /// with `barge_in`, a pressed digit ends the wait (`None`).
+    /// Follows the channel into the bridge it is entering and out of it
+    /// again; false if the bridge never began.
+    pub async fn through_bridge(&mut self) -> Result<bool, Interrupt> {
+        let patience = tokio::time::sleep(Duration::from_secs(5));
+        if self.follow(patience, |s| s.bridged).await?.is_some() {
+            return Ok(false);
+        }
+        tracing::debug!(call = %self.call.sid, "bridged");
+        let forever = std::future::pending::<()>();
+        self.follow(forever, |s| !s.bridged).await?;
+        Ok(true)
+    }
+
+    /// The one loop behind [`Session::wait`], [`Session::wait_or_digit`] and
+    /// [`Session::through_bridge`]: once `enough` holds, the wait ends (`None`).
     async fn follow<F: Future>(
         &mut self,
         future: F,
-        barge_in: bool,
+        enough: fn(&Session) -> bool,
     ) -> Result<Option<F::Output>, Interrupt> {
         let mut future = std::pin::pin!(future);
         loop {
             if self.hangup.is_some() {
                 return Err(Interrupt::HungUp);
             }
-            if barge_in && !self.dtmf.is_empty() {
+            if enough(self) {
                 return Ok(None);
             }
             tokio::select! {
@@ -167,6 +183,8 @@ impl Session {
                 }
             }
             Some("CHANNEL_ANSWER") => self.answered().await,
+            Some("CHANNEL_BRIDGE") => self.bridged = true,
+            Some("CHANNEL_UNBRIDGE") => self.bridged = false,
             Some("CHANNEL_HANGUP_COMPLETE") => self.hangup = Some(event),
             _ => {}
         }
@@ -346,7 +364,7 @@ impl Session {
         &mut self,
         future: F,
     ) -> Result<Option<F::Output>, Interrupt> {
-        self.follow(future, true).await
+        self.follow(future, |s| !s.dtmf.is_empty()).await
     }
 
     /// Runs a dialplan application on the caller's channel to its end.

@@ -61,7 +61,11 @@ pub fn supported(feature: &Feature) -> bool {
             attribute,
             None | Some("action" | "method" | "timeout" | "callerId" | "timeLimit")
         ),
-        "Number" => attribute.is_none(),
+        "Number" | "Leave" | "Queue" => attribute.is_none(),
+        "Enqueue" => matches!(
+            attribute,
+            None | Some("action" | "method" | "waitUrl" | "waitUrlMethod" | "maxQueueSize")
+        ),
         "Conference" => matches!(
             attribute,
             None | Some(
@@ -144,10 +148,14 @@ pub async fn execute(session: &mut Session, verb: &Verb) -> Result<Next, Interru
             })),
             None => bad_url(session, "Redirect", &redirect.url).await,
         },
+        Verb::Enqueue(enqueue) => Box::pin(super::queue::enqueue(session, enqueue)).await,
+        // Outside a queue's wait document there is no queue to leave.
+        Verb::Leave(_) => Ok(Next::Continue),
         Verb::Dial(dial) => match dial.targets.as_slice() {
             [DialTarget::Conference(conference)] => {
                 Box::pin(super::conference::join(session, dial, conference)).await
             }
+            [DialTarget::Queue(queue)] => Box::pin(super::queue::dial(session, dial, queue)).await,
             _ => Box::pin(dial_number(session, dial)).await,
         },
         other => {
@@ -262,7 +270,7 @@ pub(super) fn goto(action: Action) -> Next {
 }
 
 /// Reports to the action after the caller hung up: Twilio requests it and ignores the answer.
-fn report_action(session: &mut Session, action: Action) {
+pub(super) fn report_action(session: &mut Session, action: Action) {
     let mut params = session.params();
     params.extend(action.extra);
     session.report(webhook::Request {

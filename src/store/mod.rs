@@ -8,6 +8,7 @@ mod accounts;
 mod calls;
 mod conferences;
 mod listing;
+mod queues;
 mod records;
 
 pub use accounts::{
@@ -19,6 +20,7 @@ pub use calls::{
 };
 pub use conferences::{flag, Participant, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS};
 pub use listing::{Cursor, Listing, Page, PageRequest};
+pub use queues::{queue_from_row, Queue, DEFAULT_QUEUE_SIZE, MAX_QUEUE_SIZE, QUEUE_COLUMNS};
 pub use records::{Column, Record};
 
 use std::str::FromStr;

@@ -41,8 +41,8 @@ pub use error::{code, TwimlError};
 pub use features::{attribute_names, Feature};
 pub use model::{
     Client, Conference, Connect, Dial, DialTarget, Echo, Enqueue, Gather, GatherPrompt, Hangup,
-    Leave, Number, Parameter, Pause, Play, Record, Redirect, Refer, Reject, Response, Say, Sip,
-    Start, Stop, Stream, Task, Verb, DEFAULT_CONFERENCE_WAIT_URL,
+    Leave, Number, Parameter, Pause, Play, Queue, Record, Redirect, Refer, Reject, Response, Say,
+    Sip, Start, Stop, Stream, Task, Verb, DEFAULT_CONFERENCE_WAIT_URL,
 };
 pub use value::{
     CallProgressEvent, ConferenceBeep, ConferenceEvent, ConferenceRecord, DialRecord, DtmfSequence,

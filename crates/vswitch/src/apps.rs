@@ -385,7 +385,7 @@ impl Session {
     }
 
     /// `park`: wait for instructions, running whatever `sendmsg` queues.
-    async fn park(&mut self) {
+    pub(crate) async fn park(&mut self) {
         self.fire(
             "CHANNEL_PARK",
             origin("switch_ivr.c", "switch_ivr_park", 1002),
@@ -866,7 +866,8 @@ impl Session {
     }
 
     /// `uuid_bridge`: this parked Channel bridges to another parked one; both
-    /// hang up when the bridge ends. FreeSWITCH moves both through
+    /// hang up when the bridge ends, unless `park_after_bridge` keeps them
+    /// for more instructions. FreeSWITCH moves both through
     /// CS_HIBERNATE/CS_RESET/CS_SOFT_EXECUTE and announces `uuid_bridge` as
     /// an execution that never completes.
     pub(crate) async fn uuid_bridge(&mut self, other: &str) {
@@ -877,8 +878,16 @@ impl Session {
         b.send(Command::Bridged(self.uuid.clone())).await;
         self.bridged_with(b).await;
         if !self.hung_up {
-            self.hangup(HangupCause::NormalClearing);
+            if self.parks_after_bridge() {
+                Box::pin(self.park()).await;
+            } else {
+                self.hangup(HangupCause::NormalClearing);
+            }
         }
+    }
+
+    pub(crate) fn parks_after_bridge(&self) -> bool {
+        self.var("park_after_bridge").is_some_and(|v| is_true(&v))
     }
 
     fn enter_uuid_bridge(&self) {

@@ -502,6 +502,9 @@ impl Session {
             if self.bridge.is_some() {
                 // `uuid_bridge` made this Channel the B side of a bridge.
                 self.stay_bridged_b(true).await;
+                if !self.hung_up && self.parks_after_bridge() {
+                    Box::pin(self.park()).await;
+                }
                 continue;
             }
             match self.queue.pop_front() {

@@ -614,6 +614,32 @@ async fn members_join_muted_with_flags_and_can_be_held() {
 }
 
 #[tokio::test]
+async fn park_after_bridge_keeps_the_survivor_of_a_uuid_bridge() {
+    let vs = switch(20.0).await;
+    let mut c = Client::connect(vs.local_addr()).await;
+    let a = uuid_of(&c.api("vswitch_inbound 1000 2000").await);
+    c.channel_event(&a, "CHANNEL_PARK").await;
+    let b = uuid_of(&c.api("vswitch_inbound 1001 2000").await);
+    c.channel_event(&b, "CHANNEL_PARK").await;
+    for uuid in [&a, &b] {
+        c.api(&format!("uuid_setvar {uuid} park_after_bridge true"))
+            .await;
+    }
+    assert_eq!(
+        c.api(&format!("uuid_bridge {a} {b}")).await,
+        format!("+OK {b}\n")
+    );
+    c.channel_event(&a, "CHANNEL_BRIDGE").await;
+    c.api(&format!("uuid_kill {b}")).await;
+    c.channel_event(&a, "CHANNEL_UNBRIDGE").await;
+    // The survivor parks again, ready for more instructions.
+    c.channel_event(&a, "CHANNEL_PARK").await;
+    assert_eq!(c.api(&format!("uuid_exists {a}")).await, "true");
+    c.execute(&a, "playback", "silence_stream://100").await;
+    vs.shutdown().await;
+}
+
+#[tokio::test]
 async fn hupall_hangs_up_the_matching_channels_only() {
     let vs = switch(20.0).await;
     let mut c = Client::connect(vs.local_addr()).await;
