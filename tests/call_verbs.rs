@@ -293,13 +293,13 @@ async fn a_broken_application_becomes_a_notification_and_the_call_ends_cleanly()
     app.twiml("/malformed", "<Response><Say>unclosed</Response>");
     app.twiml(
         "/unsupported",
-        "<Response><Enqueue>support</Enqueue></Response>",
+        r#"<Response><Connect><Stream url="wss://example.com/stream"/></Connect></Response>"#,
     );
     app.twiml("/fallback", "<Response><Hangup/></Response>");
     for (path, code, words) in [
         ("/error", "11200", "500"),
         ("/malformed", "12100", ""),
-        ("/unsupported", "12200", "Enqueue is not supported"),
+        ("/unsupported", "12200", "Connect is not supported"),
     ] {
         let sid = place(&t, &account, "+15005550006", app.url(path)).await;
         let call = finished(&t, &account, &sid).await;

@@ -7,6 +7,7 @@
 //! through a [`Control`] channel.
 
 mod conference;
+mod dial;
 mod documents;
 mod hold;
 mod node;

@@ -103,6 +103,18 @@ impl Session {
         }
     }
 
+    /// The next event of a dialled leg, waiting until `deadline` at most.
+    pub async fn next_leg_event(
+        &mut self,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<Event>, Interrupt> {
+        if self.leg_events.is_empty() {
+            let until = tokio::time::sleep_until(deadline);
+            self.follow(until, |s| !s.leg_events.is_empty()).await?;
+        }
+        Ok(self.leg_events.pop_front())
+    }
+
     /// Follows the channel into the bridge it is entering and out of it
     /// again; false if the bridge never began.
     pub async fn through_bridge(&mut self) -> Result<bool, Interrupt> {
@@ -118,7 +130,7 @@ impl Session {
 
     /// The one loop behind [`Session::wait`], [`Session::wait_or_digit`] and
     /// [`Session::through_bridge`]: once `enough` holds, the wait ends (`None`).
-    async fn follow<F: Future>(
+    pub(super) async fn follow<F: Future>(
         &mut self,
         future: F,
         enough: fn(&Session) -> bool,
@@ -298,28 +310,7 @@ impl Session {
 
     /// The parameters of every request about this call.
     pub fn params(&self) -> Vec<(String, String)> {
-        let call = &self.call;
-        let mut params: Vec<(String, String)> = vec![
-            ("AccountSid".into(), call.account_sid.clone()),
-            ("ApiVersion".into(), crate::api::VERSION.into()),
-            ("CallSid".into(), call.sid.clone()),
-            ("CallStatus".into(), call.status.as_str().into()),
-            ("Called".into(), call.to.clone()),
-            ("Caller".into(), call.from.clone()),
-            ("Direction".into(), call.direction.clone()),
-            ("From".into(), call.from.clone()),
-            ("To".into(), call.to.clone()),
-        ];
-        if let Some(name) = &call.caller_name {
-            params.push(("CallerName".into(), name.clone()));
-        }
-        if let Some(forwarded) = &call.forwarded_from {
-            params.push(("ForwardedFrom".into(), forwarded.clone()));
-        }
-        if let Some(parent) = &call.parent_call_sid {
-            params.push(("ParentCallSid".into(), parent.clone()));
-        }
-        params
+        call_params(&self.call)
     }
 
     /// Records an error (or, with `warning`, a warning) about this call.
@@ -423,4 +414,29 @@ impl Session {
             tracing::warn!(call = %self.call.sid, "callback queue full; callback dropped");
         }
     }
+}
+
+/// Twilio's parameters of every request about `call`.
+pub fn call_params(call: &Call) -> Vec<(String, String)> {
+    let mut params: Vec<(String, String)> = vec![
+        ("AccountSid".into(), call.account_sid.clone()),
+        ("ApiVersion".into(), crate::api::VERSION.into()),
+        ("CallSid".into(), call.sid.clone()),
+        ("CallStatus".into(), call.status.as_str().into()),
+        ("Called".into(), call.to.clone()),
+        ("Caller".into(), call.from.clone()),
+        ("Direction".into(), call.direction.clone()),
+        ("From".into(), call.from.clone()),
+        ("To".into(), call.to.clone()),
+    ];
+    if let Some(name) = &call.caller_name {
+        params.push(("CallerName".into(), name.clone()));
+    }
+    if let Some(forwarded) = &call.forwarded_from {
+        params.push(("ForwardedFrom".into(), forwarded.clone()));
+    }
+    if let Some(parent) = &call.parent_call_sid {
+        params.push(("ParentCallSid".into(), parent.clone()));
+    }
+    params
 }

@@ -5,10 +5,10 @@ use std::time::Duration;
 use twiml::{DialTarget, Feature, GatherInput, GatherPrompt, RejectReason, Verb};
 
 use super::session::{Interrupt, Session};
-use super::{unanswered_status, Instructions};
+use super::Instructions;
 use crate::media::MediaRequest;
 use crate::sid::{Kind, Sid};
-use crate::store::{now_millis, Call, CallStatus, Recording};
+use crate::store::{now_millis, CallStatus, Recording};
 use crate::webhook::{self, Method};
 
 /// What follows a verb.
@@ -59,9 +59,27 @@ pub fn supported(feature: &Feature) -> bool {
         "Redirect" => matches!(attribute, None | Some("method")),
         "Dial" => matches!(
             attribute,
-            None | Some("action" | "method" | "timeout" | "callerId" | "timeLimit")
+            None | Some(
+                "action"
+                    | "method"
+                    | "timeout"
+                    | "callerId"
+                    | "timeLimit"
+                    | "answerOnBridge"
+                    | "hangupOnStar"
+            )
         ),
-        "Number" | "Leave" | "Queue" => attribute.is_none(),
+        "Number" => matches!(
+            attribute,
+            None | Some(
+                "sendDigits" | "statusCallback" | "statusCallbackEvent" | "statusCallbackMethod"
+            )
+        ),
+        "Sip" | "Client" => matches!(
+            attribute,
+            None | Some("statusCallback" | "statusCallbackEvent" | "statusCallbackMethod")
+        ),
+        "Identity" | "Leave" | "Queue" => attribute.is_none(),
         "Enqueue" => matches!(
             attribute,
             None | Some("action" | "method" | "waitUrl" | "waitUrlMethod" | "maxQueueSize")
@@ -156,7 +174,7 @@ pub async fn execute(session: &mut Session, verb: &Verb) -> Result<Next, Interru
                 Box::pin(super::conference::join(session, dial, conference)).await
             }
             [DialTarget::Queue(queue)] => Box::pin(super::queue::dial(session, dial, queue)).await,
-            _ => Box::pin(dial_number(session, dial)).await,
+            _ => Box::pin(super::dial::dial(session, dial)).await,
         },
         other => {
             // `supported` keeps these out; say so if one slips through.
@@ -507,225 +525,4 @@ fn wav_seconds(path: &std::path::Path) -> Option<i64> {
     let spec = reader.spec();
     let frames = u64::from(reader.duration());
     Some(frames.div_ceil(u64::from(spec.sample_rate.max(1))) as i64)
-}
-
-/// `<Dial>` to one number: a B-leg on the same node, bridged to the caller,
-/// recorded as a child call.
-async fn dial_number(session: &mut Session, dial: &twiml::Dial) -> Result<Next, Interrupt> {
-    let numbers: Vec<&twiml::Number> = dial
-        .targets
-        .iter()
-        .filter_map(|t| match t {
-            DialTarget::Number(n) => Some(n),
-            _ => None,
-        })
-        .collect();
-    let [number] = numbers.as_slice() else {
-        let message = "Dial with more than one Number is not supported by Switchboard yet";
-        session.notify(12200, message, None, None, false).await;
-        return Ok(Next::End);
-    };
-    let to = number.number.trim().to_owned();
-    session.answer().await?;
-    let parent = session.call.clone();
-    let now = now_millis();
-    let mut child = Call {
-        sid: Sid::new(Kind::Call).to_string(),
-        account_sid: parent.account_sid.clone(),
-        parent_call_sid: Some(parent.sid.clone()),
-        direction: "outbound-dial".into(),
-        from: dial
-            .caller_id()
-            .cloned()
-            .unwrap_or_else(|| parent.from.clone()),
-        to: to.clone(),
-        caller_name: None,
-        forwarded_from: None,
-        status: CallStatus::Ringing,
-        answered_by: None,
-        phone_number_sid: None,
-        application_sid: None,
-        url: None,
-        method: "POST".into(),
-        fallback_url: None,
-        fallback_method: "POST".into(),
-        twiml: None,
-        status_callback: None,
-        status_callback_method: "POST".into(),
-        status_callback_events: String::new(),
-        timeout_secs: dial.timeout().into(),
-        node: Some(session.node.name.clone()),
-        channel_uuid: Some(uuid::Uuid::new_v4().to_string()),
-        start_time: None,
-        end_time: None,
-        duration: None,
-        date_created: now,
-        date_updated: now,
-    };
-    let b_uuid = child.channel_uuid.clone().unwrap_or_default();
-    if let Err(e) = session.router.store.insert_call(&child).await {
-        tracing::error!(call = %child.sid, error = %e, "cannot record a dialled call");
-    }
-    // The caller stays when the dialled leg fails or hangs up: Twilio goes on
-    // with the action or the next verb.
-    for setting in ["continue_on_fail true", "hangup_after_bridge false"] {
-        session
-            .api(&format!("uuid_setvar {} {setting}", session.uuid))
-            .await;
-    }
-    session.node.claim_into(&b_uuid, session.events_tx.clone());
-    session.leg_events.clear();
-    let vars = [
-        format!("origination_uuid={b_uuid}"),
-        format!("sb_call_sid={}", child.sid),
-        format!("sb_account_sid={}", child.account_sid),
-        format!("sb_parent_call_sid={}", parent.sid),
-        format!("origination_caller_id_number={}", child.from),
-        format!("leg_timeout={}", dial.timeout()),
-    ];
-    let arg = format!("{{{}}}{}", vars.join(","), session.router.dial_string(&to));
-    let time_limit = Duration::from_secs(dial.time_limit().into());
-    let bridged = match session
-        .node
-        .client
-        .execute(&session.uuid, "bridge", Some(&arg))
-        .await
-    {
-        Ok(execution) => {
-            let client = session.node.client.clone();
-            let b = b_uuid.clone();
-            let limited = async move {
-                let mut execution = std::pin::pin!(execution);
-                tokio::select! {
-                    done = &mut execution => done,
-                    () = tokio::time::sleep(time_limit) => {
-                        let _ = client.api(&format!("uuid_kill {b} ALLOTTED_TIMEOUT")).await;
-                        execution.await
-                    }
-                }
-            };
-            session.wait(limited).await
-        }
-        Err(_) => Err(Interrupt::HungUp),
-    };
-    // The dialled leg's own hangup carries its billsec; it may trail the bridge's end.
-    let leg = leg_outcome(session, &b_uuid).await;
-    session.node.release(&b_uuid);
-    let caller_gone = matches!(bridged, Err(Interrupt::HungUp));
-    let disposition = bridged
-        .as_ref()
-        .ok()
-        .and_then(|r| r.as_ref().ok())
-        .and_then(|e| e.variable("originate_disposition").map(|d| d.into_owned()));
-    let status = match (&leg, caller_gone) {
-        (LegOutcome { answered: true, .. }, _) => CallStatus::Completed,
-        (_, true) => CallStatus::Canceled,
-        (
-            LegOutcome {
-                cause: Some(cause), ..
-            },
-            _,
-        ) => unanswered_status(cause),
-        _ => disposition
-            .as_deref()
-            .map(unanswered_status)
-            .unwrap_or(CallStatus::Failed),
-    };
-    child.status = status;
-    let end = now_millis();
-    if let Err(e) = session
-        .router
-        .store
-        .set_call_status(
-            &child.sid,
-            status,
-            leg.answered_at,
-            Some(end),
-            Some(leg.billsec),
-        )
-        .await
-    {
-        tracing::error!(call = %child.sid, error = %e, "cannot record a dialled call's status");
-    }
-    let mut extra = vec![
-        ("DialCallStatus".to_owned(), status.as_str().to_owned()),
-        ("DialCallSid".into(), child.sid.clone()),
-    ];
-    if leg.answered {
-        extra.push(("DialCallDuration".into(), leg.billsec.to_string()));
-    }
-    let request = dial
-        .action()
-        .and_then(|_| action_request(session, dial.action(), dial.method(), extra));
-    match bridged {
-        Err(interrupt) => {
-            if let (Interrupt::HungUp, Some(action)) = (&interrupt, request) {
-                report_action(session, action);
-            }
-            Err(interrupt)
-        }
-        Ok(_) => match request {
-            Some(request) => Ok(goto(request)),
-            None if dial.action().is_some() => {
-                bad_url(
-                    session,
-                    "Dial action",
-                    dial.action().map_or("", |a| a.as_str()),
-                )
-                .await
-            }
-            None => Ok(Next::Continue),
-        },
-    }
-}
-
-struct LegOutcome {
-    answered: bool,
-    answered_at: Option<i64>,
-    cause: Option<String>,
-    billsec: i64,
-}
-
-/// What happened to the dialled leg, from its events (waiting briefly for its hangup).
-async fn leg_outcome(session: &mut Session, b_uuid: &str) -> LegOutcome {
-    let mut outcome = LegOutcome {
-        answered: false,
-        answered_at: None,
-        cause: None,
-        billsec: 0,
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    loop {
-        while let Some(event) = session.leg_events.pop_front() {
-            if event.unique_id().as_deref() != Some(b_uuid) {
-                continue;
-            }
-            match event.event_name().as_deref() {
-                Some("CHANNEL_ANSWER") => {
-                    outcome.answered = true;
-                    outcome.answered_at = Some(now_millis());
-                }
-                Some("CHANNEL_HANGUP_COMPLETE") => {
-                    outcome.cause = event.header("Hangup-Cause").map(|c| c.into_owned());
-                    outcome.billsec = event
-                        .variable("billsec")
-                        .and_then(|b| b.parse().ok())
-                        .unwrap_or(0);
-                    if outcome.billsec > 0 {
-                        outcome.answered = true;
-                    }
-                    return outcome;
-                }
-                _ => {}
-            }
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return outcome;
-        }
-        // Let more events in; a hangup of the caller meanwhile ends the wait too.
-        if session.sleep(Duration::from_millis(20)).await.is_err() && session.leg_events.is_empty()
-        {
-            return outcome;
-        }
-    }
 }

@@ -1,0 +1,226 @@
+//! `<Dial>` to several parties at once over the embedded virtual switch: the
+//! first to answer is connected, the rest are cancelled, and each party is a
+//! child call with its own status callbacks.
+
+mod common;
+
+use common::{eventually, AppServer, Db, TestApp};
+use serde_json::Value;
+use switchboard::store::Account;
+
+async fn api(
+    t: &TestApp,
+    account: &Account,
+    method: reqwest::Method,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let response = t
+        .http
+        .request(
+            method,
+            t.url(&format!("/2010-04-01/Accounts/{}{path}", account.sid)),
+        )
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn call(t: &TestApp, account: &Account, sid: &str) -> Value {
+    api(
+        t,
+        account,
+        reqwest::Method::GET,
+        &format!("/Calls/{sid}.json"),
+        &[],
+    )
+    .await
+    .1
+}
+
+async fn the_first_party_to_answer_is_connected_and_the_others_cancelled(db: Db) {
+    let t = TestApp::start(db).await;
+    let app = AppServer::start().await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    let progress = app.url("/progress");
+    // +15005550003 is busy, +15005550004 never answers, the SIP address
+    // +15005550007 answers and hangs up after 5 s (a quarter second here).
+    app.twiml(
+        "/start",
+        &format!(
+            r#"<Response><Dial action="/dialed" timeout="5" callerId="+15005550199"><Number statusCallback="{progress}" statusCallbackEvent="initiated ringing answered completed">+15005550003</Number><Number>+15005550004</Number><Sip statusCallback="{progress}">sip:+15005550007@carrier.example.com</Sip></Dial><Say>Back to you</Say></Response>"#
+        ),
+    );
+    app.twiml("/dialed", "<Response><Hangup/></Response>");
+    let form = [
+        ("To", "+15005550006"),
+        ("From", "+15005550100"),
+        ("Url", &app.url("/start")),
+    ];
+    let (status, created) = api(&t, &account, reqwest::Method::POST, "/Calls.json", &form).await;
+    assert_eq!(status, 201, "{created}");
+    let parent = created["sid"].as_str().unwrap().to_owned();
+
+    let dialed = eventually("the Dial action", || async {
+        app.requests_to("/dialed").pop()
+    })
+    .await;
+    assert_eq!(dialed.param("CallSid"), Some(parent.as_str()));
+    assert_eq!(dialed.param("DialCallStatus"), Some("completed"));
+    assert!(dialed.param("DialCallDuration").is_some());
+    let connected = dialed.param("DialCallSid").unwrap().to_owned();
+
+    // Three child calls, each ended its own way.
+    let children = eventually("three finished children", || async {
+        let (_, list) = api(
+            &t,
+            &account,
+            reqwest::Method::GET,
+            &format!("/Calls.json?ParentCallSid={parent}"),
+            &[],
+        )
+        .await;
+        let calls = list["calls"].as_array().cloned().unwrap_or_default();
+        let done = calls.len() == 3
+            && calls.iter().all(|c| {
+                ["completed", "busy", "canceled", "no-answer"]
+                    .contains(&c["status"].as_str().unwrap_or(""))
+            });
+        done.then_some(calls)
+    })
+    .await;
+    let status_of = |to: &str| {
+        children
+            .iter()
+            .find(|c| c["to"] == to)
+            .map(|c| {
+                (
+                    c["status"].as_str().unwrap().to_owned(),
+                    c["sid"].as_str().unwrap().to_owned(),
+                    c["from"].clone(),
+                )
+            })
+            .unwrap()
+    };
+    let (busy, _, from) = status_of("+15005550003");
+    assert_eq!(busy, "busy");
+    assert_eq!(from, "+15005550199");
+    let (lost, _, _) = status_of("+15005550004");
+    assert_eq!(lost, "canceled");
+    let (answered, sid, _) = status_of("sip:+15005550007@carrier.example.com");
+    assert_eq!(answered, "completed");
+    assert_eq!(sid, connected);
+
+    // The busy number reported every step it asked for; the SIP party its completion.
+    let callbacks = eventually("the children's callbacks", || async {
+        let requests = app.requests_to("/progress");
+        (requests.len() >= 4).then_some(requests)
+    })
+    .await;
+    let busy_steps: Vec<&str> = callbacks
+        .iter()
+        .filter(|r| r.param("To") == Some("+15005550003"))
+        .map(|r| r.param("CallStatus").unwrap())
+        .collect();
+    assert_eq!(busy_steps.first(), Some(&"initiated"));
+    assert_eq!(busy_steps.last(), Some(&"busy"));
+    let sip_steps: Vec<&str> = callbacks
+        .iter()
+        .filter(|r| r.param("CallSid") == Some(connected.as_str()))
+        .map(|r| r.param("CallStatus").unwrap())
+        .collect();
+    assert_eq!(sip_steps, ["completed"]);
+    let done = callbacks
+        .iter()
+        .find(|r| r.param("CallSid") == Some(connected.as_str()))
+        .unwrap();
+    assert_eq!(done.param("ParentCallSid"), Some(parent.as_str()));
+    eventually("the parent to complete", || async {
+        (call(&t, &account, &parent).await["status"] == "completed").then_some(())
+    })
+    .await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn the_first_party_to_answer_is_connected_and_the_others_cancelled_on_sqlite() {
+    the_first_party_to_answer_is_connected_and_the_others_cancelled(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_first_party_to_answer_is_connected_and_the_others_cancelled_on_postgres() {
+    the_first_party_to_answer_is_connected_and_the_others_cancelled(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn hang_up_on_star_ends_the_dialled_party_and_the_caller_goes_on() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let app = AppServer::start().await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    let form = [
+        ("PhoneNumber", "+14155550100"),
+        ("VoiceUrl", &app.url("/inbound")),
+    ];
+    let (status, _) = api(
+        &t,
+        &account,
+        reqwest::Method::POST,
+        "/IncomingPhoneNumbers.json",
+        &form,
+    )
+    .await;
+    assert_eq!(status, 201);
+    // The dialled party (+15005550006) would stay on forever.
+    app.twiml(
+        "/inbound",
+        r#"<Response><Dial hangupOnStar="true" answerOnBridge="true" action="/dialed"><Number sendDigits="ww42">+15005550006</Number></Dial></Response>"#,
+    );
+    app.twiml(
+        "/dialed",
+        "<Response><Redirect>/after</Redirect></Response>",
+    );
+    app.twiml(
+        "/after",
+        "<Response><Say>You pressed star</Say><Hangup/></Response>",
+    );
+    {
+        let guard = t.app.vswitch.lock().unwrap();
+        let vswitch = guard.as_ref().expect("the embedded virtual switch");
+        vswitch
+            .inject(vswitch::InboundCall {
+                from: "+14155559999".into(),
+                to: "+14155550100".into(),
+                // At speed 20: * after 1 s of real time, hangup after 10 s.
+                script: Some("dtmf=*@20s;hangup=200s".into()),
+                caller_name: None,
+                context: None,
+                variables: Vec::new(),
+            })
+            .unwrap();
+    }
+    let dialed = eventually("the Dial action after *", || async {
+        app.requests_to("/dialed").pop()
+    })
+    .await;
+    assert_eq!(dialed.param("DialCallStatus"), Some("completed"));
+    let child = dialed.param("DialCallSid").unwrap().to_owned();
+    // The caller is still there: the action's document runs on.
+    eventually("the caller to go on", || async {
+        app.requests_to("/after").pop()
+    })
+    .await;
+    eventually("the dialled party to be hung up", || async {
+        (call(&t, &account, &child).await["status"] == "completed").then_some(())
+    })
+    .await;
+    let parent = dialed.param("CallSid").unwrap().to_owned();
+    eventually("the caller's call to complete", || async {
+        (call(&t, &account, &parent).await["status"] == "completed").then_some(())
+    })
+    .await;
+    t.stop().await;
+}
