@@ -1,19 +1,21 @@
 //! Load harness for the call router over the embedded virtual switch:
 //!
 //! 1. calls per second sustained for REST create → originate → answer →
-//!    fetch → Say → Hangup, with the application on loopback;
+//!    fetch → Say → Hangup, with the application on loopback, and the
+//!    router's reaction time (switch event → next command) over those calls;
 //! 2. memory per concurrent call, with calls parked in `<Pause length="60"/>`.
 //!
-//! `cargo bench --bench call_router` (CALLS=2000 PAUSED=10000 CONCURRENCY=100
-//! to change the load). The virtual switch runs in the same process, so the
-//! memory figure includes its channels.
+//! `cargo bench --bench call_router` (CALLS=2000 PAUSED=10000 CONCURRENCY=90
+//! to change the load). The virtual switch runs as its own process
+//! (`switchboard vswitch`), as a media node would, so Switchboard's memory
+//! per call is measured apart from the switch's channels.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard::app::App;
-use switchboard::config::Config;
+use switchboard::config::{Config, EslNode, MediaNodes};
 use tokio::net::TcpListener;
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -23,8 +25,8 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+fn rss_kib(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -118,6 +120,49 @@ async fn wait_for(counter: &AtomicUsize, target: usize, limit: Duration) -> bool
     true
 }
 
+/// The `q` quantile of a Prometheus histogram in `/metrics` text: the upper
+/// bound of the bucket it falls in.
+fn quantile(metrics: &str, name: &str, q: f64) -> Option<f64> {
+    let buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{name}_bucket{{le=\"")))
+        .filter_map(|l| {
+            let (le, count) = l.split_once("\"} ")?;
+            Some((le.parse().ok()?, count.trim().parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last()?.1;
+    buckets
+        .iter()
+        .find(|(_, count)| *count >= q * total)
+        .map(|(le, _)| *le)
+}
+
+/// Runs the virtual switch as its own process, as a media node would be.
+async fn media_node() -> (tokio::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["vswitch", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--password", "bench", "--speed", "1000"])
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the switchboard binary runs");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return (child, port);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the virtual switch did not start");
+}
+
 #[tokio::main]
 async fn main() {
     let calls = env_or("CALLS", 2000);
@@ -126,8 +171,13 @@ async fn main() {
     let concurrency = env_or("CONCURRENCY", 90);
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::embedded(dir.path());
-    // Far ends answer at once: the harness measures Switchboard, not ringing.
-    config.vswitch_speed = 1000.0;
+    // Far ends answer at once (speed 1000): the harness measures Switchboard, not ringing.
+    let (node, port) = media_node().await;
+    config.media_nodes = MediaNodes::Esl(vec![EslNode {
+        host: "127.0.0.1".into(),
+        port,
+        password: "bench".into(),
+    }]);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let public_url = config.public_url_for(addr);
@@ -165,8 +215,28 @@ async fn main() {
         (completed.load(Ordering::Relaxed) - 1) as f64 / elapsed.as_secs_f64(),
     );
     assert!(done, "not every call completed");
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let reaction = |q| {
+        quantile(&metrics, "switchboard_call_reaction_seconds", q)
+            .map_or("?".into(), |s| format!("{:.0} µs", s * 1e6))
+    };
+    println!(
+        "reaction (switch event -> next command): p50 <= {}, p99 <= {} (histogram bucket bounds)",
+        reaction(0.5),
+        reaction(0.99)
+    );
 
-    let before = rss_kib();
+    let me = std::process::id().to_string();
+    let switch = node.id().unwrap().to_string();
+    let before = rss_kib(&me);
+    let switch_before = rss_kib(&switch);
     let started = Instant::now();
     place(
         &http,
@@ -180,14 +250,17 @@ async fn main() {
     .await;
     let all_in = wait_for(&fetched, paused, Duration::from_secs(600)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_kib();
+    let after = rss_kib(&me);
+    let switch_after = rss_kib(&switch);
     println!(
-        "paused: {} calls in <Pause> after {:.2} s; RSS {} MiB -> {} MiB: {:.1} KiB per call (router and virtual switch together)",
+        "paused: {} calls in <Pause> after {:.2} s; Switchboard RSS {} MiB -> {} MiB: {:.1} KiB per call \
+         (the virtual switch's process: {:.1} KiB per channel)",
         fetched.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64(),
         before / 1024,
         after / 1024,
         (after.saturating_sub(before)) as f64 / paused as f64,
+        (switch_after.saturating_sub(switch_before)) as f64 / paused as f64,
     );
     assert!(all_in, "not every call reached its Pause");
     std::process::exit(0);

@@ -93,6 +93,12 @@ impl App {
             public_url: public_url.clone(),
             recordings_dir: absolute(&config.data_dir.join("recordings")),
         });
+        metrics.register(
+            "call_reaction_seconds",
+            "Time from the switch waking a call (an event, an execution's end) to its next command, \
+             excluding the application's and the media layer's time",
+            router.reaction(),
+        );
         let (vswitch, nodes) = match &config.media_nodes {
             MediaNodes::Embedded => {
                 let (vswitch, node) = start_vswitch(&config).await?;

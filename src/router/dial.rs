@@ -234,9 +234,7 @@ async fn connect(
         if let Err(e) = session.router.store.insert_call(&party.call).await {
             tracing::error!(call = %party.call.sid, error = %e, "cannot record a dialled call");
         }
-        session
-            .node
-            .claim_into(&party.uuid, session.events_tx.clone());
+        session.node.claim_into(&party.uuid, session.events.clone());
         let vars = [
             format!("origination_uuid={}", party.uuid),
             format!("sb_call_sid={}", party.call.sid),

@@ -151,6 +151,8 @@ async fn fetch(
     let sent = session
         .wait(async move { webhooks.send(request, &token).await })
         .await?;
+    // The application's own latency is not Switchboard's reaction time.
+    session.woken = None;
     match sent {
         Ok(answer) => Ok(Ok(answer)),
         Err(error) => {

@@ -73,6 +73,7 @@ pub async fn hold(session: &mut Session, hold: Hold<'_>) -> Result<Ended, Interr
             match item {
                 Music::File(file, times) => {
                     for _ in 0..times {
+                        session.reacted();
                         let execution = match session
                             .node
                             .client

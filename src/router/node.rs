@@ -1,11 +1,11 @@
 //! One media node: an inbound ESL connection, and the dispatcher that hands
 //! each channel's events to the call that owns the channel.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use esl::{Client, ClientConfig, Event, EventStream, Incoming};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// The events a call needs to follow its channels. BACKGROUND_JOB and
 /// CHANNEL_EXECUTE_COMPLETE are subscribed by the ESL client itself.
@@ -26,12 +26,55 @@ const EVENTS: [&str; 11] = [
 /// Events queued for one call; a call that falls this far behind is stuck.
 const CALL_EVENT_CAPACITY: usize = 1024;
 
+/// A call's queue of its channels' events: bounded, and allocated only as it
+/// fills (a tokio channel allocates 32 slots up front, 4 KiB of events per
+/// call that mostly waits).
+#[derive(Clone, Default)]
+pub struct Mailbox {
+    inner: Arc<MailboxInner>,
+}
+
+#[derive(Default)]
+struct MailboxInner {
+    queue: Mutex<VecDeque<Event>>,
+    ready: Notify,
+}
+
+impl Mailbox {
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Event>> {
+        self.inner.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues an event unless the call is this far behind (the event is given back).
+    pub fn try_send(&self, event: Event) -> Result<(), Event> {
+        {
+            let mut queue = self.queue();
+            if queue.len() >= CALL_EVENT_CAPACITY {
+                return Err(event);
+            }
+            queue.push_back(event);
+        }
+        self.inner.ready.notify_one();
+        Ok(())
+    }
+
+    /// The next event. Cancel-safe: an event is only taken when returned.
+    pub async fn recv(&self) -> Event {
+        loop {
+            if let Some(event) = self.queue().pop_front() {
+                return event;
+            }
+            self.inner.ready.notified().await;
+        }
+    }
+}
+
 /// A connected media node.
 pub struct Node {
     /// How the node is named in logs and in a call's `node` column.
     pub name: String,
     pub client: Client,
-    channels: Mutex<HashMap<String, mpsc::Sender<Event>>>,
+    channels: Mutex<HashMap<String, Mailbox>>,
 }
 
 /// A channel parked by the node's dialplan that no call owns yet: an inbound call.
@@ -55,16 +98,10 @@ impl Node {
         Ok((node, events))
     }
 
-    /// Routes the events of `uuid` to a new receiver until [`Node::release`].
-    pub fn claim(&self, uuid: &str) -> mpsc::Receiver<Event> {
-        let (tx, rx) = mpsc::channel(CALL_EVENT_CAPACITY);
-        self.claim_into(uuid, tx);
-        rx
-    }
-
-    /// Routes the events of another channel (a dialled leg) to the same call.
-    pub fn claim_into(&self, uuid: &str, tx: mpsc::Sender<Event>) {
-        self.lock().insert(uuid.to_owned(), tx);
+    /// Routes the events of `uuid` (a call's channel, or a leg it dialled)
+    /// to the call's mailbox until [`Node::release`].
+    pub fn claim_into(&self, uuid: &str, mailbox: Mailbox) {
+        self.lock().insert(uuid.to_owned(), mailbox);
     }
 
     pub fn release(&self, uuid: &str) {
@@ -76,7 +113,7 @@ impl Node {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<Event>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Mailbox>> {
         self.channels.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -106,8 +143,8 @@ impl Node {
             let unclaimed_park =
                 name.as_deref() == Some("CHANNEL_PARK") && event.variable("sb_call_sid").is_none();
             drop(name);
-            if let Some(tx) = owner {
-                if let Err(mpsc::error::TrySendError::Full(event)) = tx.try_send(event) {
+            if let Some(mailbox) = owner {
+                if let Err(event) = mailbox.try_send(event) {
                     tracing::error!(node = %self.name, %uuid, event = ?event.event_name(), "call not draining its events; event dropped");
                 }
             } else if unclaimed_park && parked.send((self.clone(), event)).await.is_err() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use esl::Event;
 use tokio::sync::mpsc;
 
-use super::node::Node;
+use super::node::{Mailbox, Node};
 use super::{Control, Inner, Instructions};
 use crate::sid::{Kind, Sid};
 use crate::store::{now_millis, Call, CallStatus, Notification};
@@ -33,10 +33,9 @@ pub struct Session {
     pub auth_token: String,
     pub node: Arc<Node>,
     pub uuid: String,
-    pub events: mpsc::Receiver<Event>,
-    /// The sender of `events`, to claim dialled legs into the same stream.
-    pub events_tx: mpsc::Sender<Event>,
-    pub control: mpsc::Receiver<Control>,
+    /// The events of the call's channels (its own, and legs it dialled).
+    pub events: Mailbox,
+    pub control: mpsc::Receiver<Box<Control>>,
     pub answered_at: Option<i64>,
     /// The CHANNEL_HANGUP_COMPLETE of the caller's channel, once seen.
     pub hangup: Option<Event>,
@@ -48,6 +47,9 @@ pub struct Session {
     pub bridged: bool,
     /// The document being run, for relative URLs.
     pub document_url: Option<String>,
+    /// When the switch last woke this call (an event, an execution's end)
+    /// with no command sent since: the start of its reaction time.
+    pub woken: Option<std::time::Instant>,
     callbacks: mpsc::Sender<webhook::Request>,
     sequence: u32,
 }
@@ -59,10 +61,10 @@ impl Session {
         auth_token: String,
         node: Arc<Node>,
         uuid: String,
-        control: mpsc::Receiver<Control>,
+        control: mpsc::Receiver<Box<Control>>,
     ) -> Session {
-        let (events_tx, events) = mpsc::channel(1024);
-        node.claim_into(&uuid, events_tx.clone());
+        let events = Mailbox::default();
+        node.claim_into(&uuid, events.clone());
         // Status callbacks go out in order, without holding up the call.
         let (callbacks, mut queue) = mpsc::channel::<webhook::Request>(64);
         let webhooks = router.webhooks.clone();
@@ -81,7 +83,6 @@ impl Session {
             node,
             uuid,
             events,
-            events_tx,
             control,
             answered_at: None,
             hangup: None,
@@ -89,6 +90,7 @@ impl Session {
             leg_events: VecDeque::new(),
             bridged: false,
             document_url: None,
+            woken: None,
             callbacks,
             sequence: 0,
         }
@@ -147,15 +149,12 @@ impl Session {
                 biased;
                 // Switchboard is stopping: the call ends like a REST hangup.
                 () = self.router.token.cancelled() => return Err(Interrupt::End(CallStatus::Completed)),
-                control = self.control.recv() => match control {
+                control = self.control.recv() => match control.map(|c| *c) {
                     Some(Control::Redirect(instructions)) => return Err(Interrupt::Redirect(instructions)),
                     Some(Control::End(status)) => return Err(Interrupt::End(status)),
                     None => {}
                 },
-                event = self.events.recv() => match event {
-                    Some(event) => self.take(event).await,
-                    None => return Err(Interrupt::HungUp),
-                },
+                event = self.events.recv() => self.take(event).await,
                 output = &mut future => return Ok(Some(output)),
             }
         }
@@ -184,6 +183,7 @@ impl Session {
 
     /// Takes one event of the caller's channel into the call's state.
     async fn take(&mut self, event: Event) {
+        self.woken = Some(std::time::Instant::now());
         if event.unique_id().as_deref() != Some(self.uuid.as_str()) {
             self.other_leg(event);
             return;
@@ -361,6 +361,7 @@ impl Session {
     /// Runs a dialplan application on the caller's channel to its end.
     pub async fn execute(&mut self, app: &str, arg: Option<&str>) -> Result<Event, Interrupt> {
         tracing::debug!(call = %self.call.sid, app, arg, "execute");
+        self.reacted();
         let execution = match self.node.client.execute(&self.uuid, app, arg).await {
             Ok(execution) => execution,
             Err(e) => {
@@ -369,7 +370,10 @@ impl Session {
             }
         };
         match self.wait(execution).await? {
-            Ok(event) => Ok(event),
+            Ok(event) => {
+                self.woken = Some(std::time::Instant::now());
+                Ok(event)
+            }
             Err(e) => {
                 tracing::warn!(call = %self.call.sid, app, error = %e, "execution lost");
                 Err(Interrupt::HungUp)
@@ -392,8 +396,17 @@ impl Session {
     }
 
     /// An API command on the caller's node; its output, or `None` if the node is gone.
-    pub async fn api(&self, command: &str) -> Option<String> {
+    pub async fn api(&mut self, command: &str) -> Option<String> {
+        self.reacted();
         self.node.client.api(command).await.ok()
+    }
+
+    /// A command is going out: the time since the switch woke the call is
+    /// its reaction time (`switchboard_call_reaction_seconds`).
+    pub fn reacted(&mut self) {
+        if let Some(woken) = self.woken.take() {
+            self.router.reaction.observe(woken.elapsed().as_secs_f64());
+        }
     }
 
     /// A URL of the document resolved to absolute, as Twilio resolves relative URLs.

@@ -228,10 +228,12 @@ async fn resolve_media(
     verb: &str,
 ) -> Result<Option<String>, Interrupt> {
     let media = session.router.media.clone();
-    match session
+    let resolved = session
         .wait(async move { media.resolve(request).await })
-        .await?
-    {
+        .await?;
+    // Fetching or synthesising audio is the media layer's time, measured there.
+    session.woken = None;
+    match resolved {
         Ok(resolved) => Ok(Some(resolved.playback)),
         Err(e) => {
             session
@@ -376,6 +378,7 @@ async fn play_prompt(
         if !session.dtmf.is_empty() {
             return Ok(true);
         }
+        session.reacted();
         let execution = match session
             .node
             .client
