@@ -14,6 +14,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{Error, Result};
 
+mod json;
+mod scan;
+
 /// The three event serialisations (`event plain|json|xml …`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventFormat {
@@ -652,113 +655,7 @@ impl Event {
     /// `_body` (the `Content-Length` key just before it is dropped: it is re-added when
     /// serialising).
     pub fn parse_json(data: Bytes) -> Result<Event> {
-        check_len(&data)?;
-        if let Some((fields, body, name_at)) = json_fast(&data) {
-            return Ok(Event {
-                buf: data,
-                enc: Encoding::Json,
-                fields,
-                owned: Vec::new(),
-                body,
-                name_at,
-            });
-        }
-        let mut p = JsonScanner { b: &data[..], i: 0 };
-        let mut lits = Owned::default();
-        let mut name_at = NAME_NONE;
-        let mut fields = Vec::with_capacity(estimate_lines(data.len()));
-        let mut body = None;
-        p.ws();
-        p.expect(b'{')?;
-        p.ws();
-        if p.peek() == Some(b'}') {
-            p.i += 1;
-        } else {
-            loop {
-                p.ws();
-                let (ks, ke, kesc) = p.string()?;
-                p.ws();
-                p.expect(b':')?;
-                p.ws();
-                let name = if kesc {
-                    lits.push(owned(json_unescape(&data[ks..ke])).into_owned())
-                } else {
-                    Text::Span(ks as u32, ke as u32)
-                };
-                let is_body = data[ks..ke].eq_ignore_ascii_case(b"_body");
-                if kesc {
-                    name_at = NAME_UNKNOWN;
-                } else if name_at != NAME_UNKNOWN && is_event_name(&data[ks..ke]) {
-                    // The field about to be pushed (values of every kind are pushed).
-                    name_at = fields.len() as u32;
-                }
-                match p.peek() {
-                    Some(b'"') => {
-                        let (vs, ve, vesc) = p.string()?;
-                        if is_body {
-                            let b = if vesc {
-                                Bytes::from(json_unescape(&data[vs..ve]).into_owned())
-                            } else {
-                                data.slice(vs..ve)
-                            };
-                            let prev_cl = fields.last().is_some_and(|f: &Field| match &f.name {
-                                Text::Span(a, b) => data[*a as usize..*b as usize]
-                                    .eq_ignore_ascii_case(b"Content-Length"),
-                                Text::Owned(i) => {
-                                    lits.0[*i as usize].eq_ignore_ascii_case("Content-Length")
-                                }
-                            });
-                            if prev_cl {
-                                fields.pop();
-                            }
-                            body = if b.is_empty() { None } else { Some(b) };
-                        } else {
-                            fields.push(Field {
-                                name,
-                                value: Text::Span(vs as u32, ve as u32),
-                            });
-                        }
-                    }
-                    Some(b'[') => {
-                        let v = p.string_array()?;
-                        fields.push(Field {
-                            name,
-                            value: lits.push(v),
-                        });
-                    }
-                    Some(_) => {
-                        let (vs, ve) = p.skip_value(0)?;
-                        let raw = std::str::from_utf8(&data[vs..ve]).unwrap_or("");
-                        fields.push(Field {
-                            name,
-                            value: lits.push(raw),
-                        });
-                    }
-                    None => return Err(bad("json", "unexpected end")),
-                }
-                p.ws();
-                match p.next() {
-                    Some(b',') => continue,
-                    Some(b'}') => break,
-                    _ => return Err(bad("json", "expected ',' or '}'")),
-                }
-            }
-        }
-        p.ws();
-        if p.i != data.len() {
-            return Err(bad("json", "trailing bytes after the object"));
-        }
-        if name_at == NAME_UNKNOWN {
-            name_at = name_index(&data, &fields, &lits.0);
-        }
-        Ok(Event {
-            buf: data,
-            enc: Encoding::Json,
-            name_at,
-            fields,
-            owned: lits.0,
-            body,
-        })
+        json::parse(data)
     }
 
     /// Parses the body of a `text/event-xml` frame.
@@ -1558,24 +1455,6 @@ fn zero_bytes(w: u64) -> u64 {
     w.wrapping_sub(LO) & !w & HI
 }
 
-/// The first `"` or `\` at or after `i`, eight bytes at a time (strings are short,
-/// so this beats a SIMD search's set-up cost).
-#[inline]
-fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
-    while let Some(chunk) = b.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().ok()?);
-        let m = zero_bytes(w ^ (LO * b'"' as u64)) | zero_bytes(w ^ (LO * b'\\' as u64));
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    b.get(i..)?
-        .iter()
-        .position(|&c| c == b'"' || c == b'\\')
-        .map(|p| i + p)
-}
-
 /// The first `x` or `y` at or after `i`, eight bytes at a time.
 #[inline]
 fn find_either(b: &[u8], mut i: usize, x: u8, y: u8) -> Option<usize> {
@@ -1591,279 +1470,6 @@ fn find_either(b: &[u8], mut i: usize, x: u8, y: u8) -> Option<usize> {
         .iter()
         .position(|&c| c == x || c == y)
         .map(|p| i + p)
-}
-
-/// Positions of `"` and `\\` in a buffer, found eight bytes at a time with exact
-/// byte-equality masks.
-struct Quotes<'a> {
-    b: &'a [u8],
-    /// Offset of the word `mask` came from.
-    base: usize,
-    /// Remaining matches in that word (top bit of each matching byte).
-    mask: u64,
-}
-
-impl<'a> Quotes<'a> {
-    fn new(b: &'a [u8]) -> Self {
-        let mut q = Quotes {
-            b,
-            base: 0,
-            mask: 0,
-        };
-        q.mask = q.word(0);
-        q
-    }
-
-    #[inline(always)]
-    fn eq(w: u64, pat: u64) -> u64 {
-        let x = w ^ pat;
-        !(((x & !HI) + !HI) | x) & HI
-    }
-
-    #[inline(always)]
-    fn word(&self, at: usize) -> u64 {
-        let mut a = [0u8; 8];
-        if let Some(c) = self.b.get(at..at + 8) {
-            a.copy_from_slice(c);
-        } else if let Some(rest) = self.b.get(at..) {
-            // Pad the tail with a byte that matches neither.
-            a = [0; 8];
-            a[..rest.len()].copy_from_slice(rest);
-            let w = u64::from_le_bytes(a);
-            let valid = if rest.is_empty() {
-                0
-            } else {
-                u64::MAX >> (64 - 8 * rest.len())
-            };
-            return (Self::eq(w, LO * b'"' as u64) | Self::eq(w, LO * b'\\' as u64)) & valid;
-        } else {
-            return 0;
-        }
-        let w = u64::from_le_bytes(a);
-        Self::eq(w, LO * b'"' as u64) | Self::eq(w, LO * b'\\' as u64)
-    }
-
-    #[inline(always)]
-    fn next(&mut self) -> Option<usize> {
-        while self.mask == 0 {
-            self.base += 8;
-            if self.base >= self.b.len() {
-                return None;
-            }
-            self.mask = self.word(self.base);
-        }
-        let p = self.base + (self.mask.trailing_zeros() / 8) as usize;
-        self.mask &= self.mask - 1;
-        Some(p)
-    }
-}
-
-/// The shape FreeSWITCH always sends — `{"k":"v","k":"v",…}`, every value a string,
-/// no backslash anywhere — parsed by walking the quote positions. `None` sends the
-/// input to the general parser.
-fn json_fast(data: &Bytes) -> Option<(Vec<Field>, Option<Bytes>, u32)> {
-    let b = &data[..];
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return None;
-    }
-    i += 1;
-    let mut q = Quotes::new(b);
-    let mut fields: Vec<Field> = Vec::with_capacity(estimate_lines(b.len()));
-    let mut body = None;
-    let mut name_at = NAME_NONE;
-    loop {
-        let k0 = q.next()?;
-        if k0 != i || b[k0] != b'"' {
-            return None;
-        }
-        let k1 = q.next()?;
-        if b[k1] != b'"' || b.get(k1 + 1) != Some(&b':') {
-            return None;
-        }
-        let v0 = q.next()?;
-        if v0 != k1 + 2 || b[v0] != b'"' {
-            return None;
-        }
-        let v1 = q.next()?;
-        if b[v1] != b'"' {
-            return None;
-        }
-        let key = &b[k0 + 1..k1];
-        if key.len() == 5 && key.eq_ignore_ascii_case(b"_body") {
-            let prev_cl = fields.last().is_some_and(|f| match f.name {
-                Text::Span(a, e) => {
-                    b[a as usize..e as usize].eq_ignore_ascii_case(b"Content-Length")
-                }
-                Text::Owned(_) => false,
-            });
-            if prev_cl {
-                fields.pop();
-            }
-            body = (v1 > v0 + 1).then(|| data.slice(v0 + 1..v1));
-        } else {
-            if is_event_name(key) {
-                name_at = fields.len() as u32;
-            }
-            fields.push(Field {
-                name: Text::Span((k0 + 1) as u32, k1 as u32),
-                value: Text::Span((v0 + 1) as u32, v1 as u32),
-            });
-        }
-        i = v1 + 2;
-        match b.get(v1 + 1) {
-            Some(b',') => continue,
-            Some(b'}') => break,
-            _ => return None,
-        }
-    }
-    if q.next().is_some() || skip_ws(b, i) != b.len() {
-        return None;
-    }
-    Some((fields, body, name_at))
-}
-
-#[cold]
-#[inline(never)]
-fn expected(c: u8) -> Error {
-    bad("json", &format!("expected '{}'", c as char))
-}
-
-struct JsonScanner<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl JsonScanner<'_> {
-    #[inline]
-    fn ws(&mut self) {
-        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
-            self.i += 1;
-        }
-    }
-
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    #[inline]
-    fn next(&mut self) -> Option<u8> {
-        let c = self.peek()?;
-        self.i += 1;
-        Some(c)
-    }
-
-    #[inline]
-    fn expect(&mut self, c: u8) -> Result<()> {
-        if self.next() == Some(c) {
-            Ok(())
-        } else {
-            Err(expected(c))
-        }
-    }
-
-    /// A string at the cursor: returns (start, end, has_escapes) of its inside.
-    #[inline]
-    fn string(&mut self) -> Result<(usize, usize, bool)> {
-        self.expect(b'"')?;
-        let start = self.i;
-        let mut esc = false;
-        loop {
-            let Some(at) = find_quote_or_backslash(self.b, self.i) else {
-                return Err(bad("json", "unterminated string"));
-            };
-            if self.b[at] == b'"' {
-                self.i = at + 1;
-                return Ok((start, at, esc));
-            }
-            esc = true;
-            self.i = at + 2;
-            if self.i > self.b.len() {
-                return Err(bad("json", "unterminated string"));
-            }
-        }
-    }
-
-    /// An array of strings, as FreeSWITCH's `ARRAY::a|:b`.
-    fn string_array(&mut self) -> Result<String> {
-        self.expect(b'[')?;
-        let mut s = String::from("ARRAY::");
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.i += 1;
-            return Ok(s);
-        }
-        let mut first = true;
-        loop {
-            self.ws();
-            if !first {
-                s.push_str("|:");
-            }
-            first = false;
-            if self.peek() == Some(b'"') {
-                let (a, b, _) = self.string()?;
-                s.push_str(&owned(json_unescape(&self.b[a..b])));
-            } else {
-                let (a, b) = self.skip_value(1)?;
-                s.push_str(&String::from_utf8_lossy(&self.b[a..b]));
-            }
-            self.ws();
-            match self.next() {
-                Some(b',') => continue,
-                Some(b']') => return Ok(s),
-                _ => return Err(bad("json", "expected ',' or ']'")),
-            }
-        }
-    }
-
-    /// Skips any JSON value; returns its span.
-    fn skip_value(&mut self, depth: usize) -> Result<(usize, usize)> {
-        if depth > 64 {
-            return Err(bad("json", "nesting too deep"));
-        }
-        self.ws();
-        let start = self.i;
-        match self.peek() {
-            Some(b'"') => {
-                self.string()?;
-            }
-            Some(open @ (b'{' | b'[')) => {
-                let close = if open == b'{' { b'}' } else { b']' };
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(close) {
-                    self.i += 1;
-                } else {
-                    loop {
-                        if open == b'{' {
-                            self.ws();
-                            self.string()?;
-                            self.ws();
-                            self.expect(b':')?;
-                        }
-                        self.skip_value(depth + 1)?;
-                        self.ws();
-                        match self.next() {
-                            Some(b',') => continue,
-                            Some(c) if c == close => break,
-                            _ => return Err(bad("json", "bad container")),
-                        }
-                    }
-                }
-            }
-            Some(c) if c == b'-' || c.is_ascii_alphanumeric() => {
-                while self
-                    .peek()
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.'))
-                {
-                    self.i += 1;
-                }
-            }
-            _ => return Err(bad("json", "unexpected character")),
-        }
-        Ok((start, self.i))
-    }
 }
 
 #[cfg(test)]
@@ -1890,14 +1496,9 @@ mod tests {
     }
 
     #[test]
-    fn word_scanners_find_the_first_match() {
+    fn find_either_finds_the_first_match() {
         let hay = b"abcdefghijklmnop\"qrstuvwx\\yz";
         for start in 0..hay.len() {
-            let want = hay[start..]
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\')
-                .map(|p| p + start);
-            assert_eq!(find_quote_or_backslash(hay, start), want, "{start}");
             let want = hay[start..]
                 .iter()
                 .position(|&c| c == b'k' || c == b'y')
@@ -1907,30 +1508,10 @@ mod tests {
         assert_eq!(find_either(b"", 0, b'a', b'b'), None);
         assert_eq!(find_either(b"ab", 5, b'a', b'b'), None);
         // Bytes just above a match (0x01 after 0x00 patterns) do not confuse it.
-        let tricky = [b'"' ^ 1, b'"', 0x23, 0x22];
-        assert_eq!(find_quote_or_backslash(&tricky, 0), Some(1));
-    }
-
-    #[test]
-    fn quote_positions_match_a_naive_scan() {
-        let samples: [&[u8]; 5] = [
-            b"",
-            b"\"",
-            br#"{"a":"b","ccccccccccccccc":"\\d"}"#,
-            b"\"\"\"\"\"\"\"\"\"\x22\x23\x21\xa2\x5c",
-            b"0123456\"",
-        ];
-        for s in samples {
-            let mut q = Quotes::new(s);
-            let mut got = Vec::new();
-            while let Some(p) = q.next() {
-                got.push(p);
-            }
-            let want: Vec<usize> = (0..s.len())
-                .filter(|&i| s[i] == b'"' || s[i] == b'\\')
-                .collect();
-            assert_eq!(got, want, "{s:?}");
-        }
+        assert_eq!(
+            find_either(&[b'k' ^ 1, b'k', b'k' ^ 1], 0, b'k', b'k'),
+            Some(1)
+        );
     }
 
     #[test]
