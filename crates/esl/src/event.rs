@@ -177,7 +177,11 @@ impl fmt::Debug for Event {
 }
 
 fn lossy(b: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    // `from_utf8` has a faster path for the usual valid (and mostly ASCII) text.
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 fn owned(b: Cow<'_, [u8]>) -> Cow<'_, str> {
