@@ -365,9 +365,11 @@ fn on_frame(
             }
             return Ok(());
         }
-        ContentType::EventPlain | ContentType::EventJson | ContentType::EventXml => {
+        kind @ (ContentType::EventPlain | ContentType::EventJson | ContentType::EventXml) => {
             Counters::bump(&counters.events_received);
-            let ev = match frame.to_event() {
+            // `Frame::to_event` without looking the content type up again.
+            let body = frame.body().cloned().unwrap_or_default();
+            let ev = match kind.event_format().map(|f| Event::parse(f, body)) {
                 Some(Ok(ev)) => ev,
                 _ => {
                     Counters::bump(&counters.parse_errors);

@@ -44,8 +44,7 @@ fn fast(data: &Bytes) -> Option<Event> {
     }
     i += 1;
     let mut q = JsonQuotes::new(b);
-    // About one header per 30 bytes in FreeSWITCH's events.
-    let mut fields: Vec<Field> = Vec::with_capacity((b.len() / 24).clamp(4, 1024));
+    let mut fields: Vec<Field> = Vec::with_capacity(estimate_lines(b.len()));
     let mut body = None;
     let mut name_at = NAME_NONE;
     loop {
