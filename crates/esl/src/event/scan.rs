@@ -79,47 +79,14 @@ pub(super) struct JsonQuotes<'a> {
 
 impl<'a> JsonQuotes<'a> {
     pub(super) fn new(b: &'a [u8]) -> Self {
-        let mut q = JsonQuotes {
+        let (quotes, carry, escapes) = block_quotes(b, 0, false);
+        JsonQuotes {
             b,
             base: 0,
-            quotes: 0,
-            carry: false,
-            escapes: false,
-        };
-        q.load();
-        q
-    }
-
-    fn load(&mut self) {
-        let (quotes, backslashes) = block_at(self.b, self.base, classify_json);
-        self.quotes = quotes;
-        if backslashes != 0 || self.carry {
-            self.escapes = true;
-            self.quotes &= !self.escaped(backslashes);
+            quotes,
+            carry,
+            escapes,
         }
-    }
-
-    /// The bytes of this block escaped by a `\`; sets `carry` for the next block.
-    #[cold]
-    fn escaped(&mut self, mut backslashes: u64) -> u64 {
-        let mut escaped = 0u64;
-        if std::mem::take(&mut self.carry) {
-            escaped |= 1;
-            backslashes &= !1;
-        }
-        while backslashes != 0 {
-            let p = backslashes.trailing_zeros();
-            backslashes &= backslashes - 1;
-            if p == 63 {
-                self.carry = true;
-            } else {
-                let next = 1u64 << (p + 1);
-                escaped |= next;
-                // An escaped `\` escapes nothing.
-                backslashes &= !next;
-            }
-        }
-        escaped
     }
 
     /// The position of the next unescaped quote.
@@ -130,12 +97,53 @@ impl<'a> JsonQuotes<'a> {
                 return None;
             }
             self.base += BLOCK;
-            self.load();
+            // Values in and out (no `&mut self` escapes), so the scanner's state
+            // stays in registers in the caller's loop.
+            let (quotes, carry, escapes) = block_quotes(self.b, self.base, self.carry);
+            self.quotes = quotes;
+            self.carry = carry;
+            self.escapes |= escapes;
         }
         let p = self.base + self.quotes.trailing_zeros() as usize;
         self.quotes &= self.quotes - 1;
         Some(p)
     }
+}
+
+/// The unescaped quotes of the block at `at`, given whether its first byte is
+/// escaped; whether the next block's first byte is; whether the block has a `\\`.
+fn block_quotes(b: &[u8], at: usize, carry: bool) -> (u64, bool, bool) {
+    let (quotes, backslashes) = block_at(b, at, classify_json);
+    if backslashes == 0 && !carry {
+        return (quotes, false, false);
+    }
+    let (escaped, carry) = escaped(backslashes, carry);
+    (quotes & !escaped, carry, backslashes != 0)
+}
+
+/// The bytes of a block escaped by a `\`, given its backslashes and whether its first
+/// byte is escaped by the previous block; and whether the next block's first byte is.
+#[cold]
+fn escaped(mut backslashes: u64, carry_in: bool) -> (u64, bool) {
+    let mut escaped = 0u64;
+    let mut carry = false;
+    if carry_in {
+        escaped |= 1;
+        backslashes &= !1;
+    }
+    while backslashes != 0 {
+        let p = backslashes.trailing_zeros();
+        backslashes &= backslashes - 1;
+        if p == 63 {
+            carry = true;
+        } else {
+            let next = 1u64 << (p + 1);
+            escaped |= next;
+            // An escaped `\` escapes nothing.
+            backslashes &= !next;
+        }
+    }
+    (escaped, carry)
 }
 
 #[cfg(test)]
