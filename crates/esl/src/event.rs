@@ -584,11 +584,16 @@ impl Event {
         let mut name_at = NAME_NONE;
         let mut pos = 0usize;
         let mut rest_start = buf.len();
+        let mut marks = scan::LineMarks::new(buf);
         while pos < buf.len() {
-            // One pass per line: the first ':' or '\n', then the '\n'.
-            let first = find_either(buf, pos, b':', b'\n');
+            // Marks come in order: this line's first colon (if any) comes first, then
+            // any colons of its value, then its newline.
+            let first = marks.next();
             let (colon, nl) = match first {
-                Some(c) if buf[c] == b':' => (Some(c), find_either(buf, c + 1, b'\n', b'\n')),
+                Some(c) if buf[c] == b':' => (
+                    Some(c),
+                    std::iter::from_fn(|| marks.next()).find(|&m| buf[m] == b'\n'),
+                ),
                 other => (None, other),
             };
             let (line_end, next) = match nl {
@@ -1451,33 +1456,6 @@ fn expect_lit(b: &[u8], i: usize, lit: &[u8]) -> Result<usize> {
     }
 }
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Bytes of `w` equal to zero get their top bit set (exact for the lowest such byte,
-/// which is all the callers use).
-#[inline(always)]
-fn zero_bytes(w: u64) -> u64 {
-    w.wrapping_sub(LO) & !w & HI
-}
-
-/// The first `x` or `y` at or after `i`, eight bytes at a time.
-#[inline]
-fn find_either(b: &[u8], mut i: usize, x: u8, y: u8) -> Option<usize> {
-    while let Some(chunk) = b.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().ok()?);
-        let m = zero_bytes(w ^ (LO * x as u64)) | zero_bytes(w ^ (LO * y as u64));
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    b.get(i..)?
-        .iter()
-        .position(|&c| c == x || c == y)
-        .map(|p| i + p)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1499,25 +1477,6 @@ mod tests {
         assert_eq!(enc("a%41b%2c%"), "a%41b%252c%25");
         assert_eq!(enc("é~\x7f"), "%C3%A9~%7F");
         assert_eq!(enc("/.,()!*'$-_"), "/.,()!*'$-_");
-    }
-
-    #[test]
-    fn find_either_finds_the_first_match() {
-        let hay = b"abcdefghijklmnop\"qrstuvwx\\yz";
-        for start in 0..hay.len() {
-            let want = hay[start..]
-                .iter()
-                .position(|&c| c == b'k' || c == b'y')
-                .map(|p| p + start);
-            assert_eq!(find_either(hay, start, b'k', b'y'), want, "{start}");
-        }
-        assert_eq!(find_either(b"", 0, b'a', b'b'), None);
-        assert_eq!(find_either(b"ab", 5, b'a', b'b'), None);
-        // Bytes just above a match (0x01 after 0x00 patterns) do not confuse it.
-        assert_eq!(
-            find_either(&[b'k' ^ 1, b'k', b'k' ^ 1], 0, b'k', b'k'),
-            Some(1)
-        );
     }
 
     #[test]

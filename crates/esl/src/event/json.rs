@@ -14,8 +14,8 @@ use bytes::Bytes;
 
 use super::scan::JsonQuotes;
 use super::{
-    bad, check_len, estimate_lines, is_event_name, json_unescape, name_index, owned, zero_bytes,
-    Encoding, Event, Field, Owned, Text, LO, NAME_NONE, NAME_UNKNOWN,
+    bad, check_len, estimate_lines, is_event_name, json_unescape, name_index, owned, Encoding,
+    Event, Field, Owned, Text, NAME_NONE, NAME_UNKNOWN,
 };
 use crate::error::{Error, Result};
 
@@ -214,6 +214,16 @@ fn general(data: Bytes) -> Result<Event> {
         owned: lits.0,
         body,
     })
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Bytes of `w` equal to zero get their top bit set (exact for the lowest such byte,
+/// which is all the callers use).
+#[inline(always)]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
 }
 
 /// The first `"` or `\` at or after `i`, eight bytes at a time (strings are short,

@@ -1,5 +1,5 @@
-//! Finding the quotes that delimit a JSON event's keys and values 64 bytes at a time,
-//! as bit masks.
+//! Finding the bytes that delimit an event's headers (unescaped `"` in JSON, `:` and
+//! `\n` in plain) 64 bytes at a time, as bit masks.
 //!
 //! Headers are short (a JSON event has a quote every 7 bytes on average), so the cost
 //! of parsing is dominated by how each delimiter is found. A block is compared whole
@@ -43,6 +43,21 @@ fn classify_json(block: &[u8; BLOCK]) -> (u64, u64) {
         0
     };
     (classify(block, b'"'), backslashes)
+}
+
+/// The mask of the bytes equal to `x` or `y` in `block`.
+#[inline(always)]
+fn classify_either(block: &[u8; BLOCK], x: u8, y: u8) -> u64 {
+    let mut either = [0u8; BLOCK];
+    for (c, &b) in either.iter_mut().zip(block) {
+        *c = ((b == x) | (b == y)) as u8;
+    }
+    let mut mask = 0u64;
+    for (k, w) in either.chunks_exact(8).enumerate() {
+        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        mask |= (w.wrapping_mul(GATHER) >> 56) << (8 * k);
+    }
+    mask
 }
 
 /// `f` on the block of `b` starting at `at`, zero-padded past the end.
@@ -146,6 +161,43 @@ fn escaped(mut backslashes: u64, carry_in: bool) -> (u64, bool) {
     (escaped, carry)
 }
 
+/// The positions of `:` and `\n` in a plain event, in order: each line's first colon
+/// and its end.
+pub(super) struct LineMarks<'a> {
+    b: &'a [u8],
+    base: usize,
+    marks: u64,
+}
+
+impl<'a> LineMarks<'a> {
+    pub(super) fn new(b: &'a [u8]) -> Self {
+        LineMarks {
+            b,
+            base: 0,
+            marks: line_marks(b, 0),
+        }
+    }
+
+    /// The position of the next `:` or `\n`.
+    #[inline(always)]
+    pub(super) fn next(&mut self) -> Option<usize> {
+        while self.marks == 0 {
+            if self.base + BLOCK >= self.b.len() {
+                return None;
+            }
+            self.base += BLOCK;
+            self.marks = line_marks(self.b, self.base);
+        }
+        let p = self.base + self.marks.trailing_zeros() as usize;
+        self.marks &= self.marks - 1;
+        Some(p)
+    }
+}
+
+fn line_marks(b: &[u8], at: usize) -> u64 {
+    block_at(b, at, |c| classify_either(c, b':', b'\n'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +243,23 @@ mod tests {
             let mut q = JsonQuotes::new(&s);
             let got: Vec<usize> = std::iter::from_fn(|| q.next()).collect();
             assert_eq!(got, naive_quotes(&s), "{:?}", String::from_utf8_lossy(&s));
+        }
+    }
+
+    #[test]
+    fn line_marks_match_a_byte_by_byte_scan() {
+        let mut s = Vec::new();
+        for i in 0..40 {
+            s.extend_from_slice(format!("Name-{i}: {}:{}\n", "v".repeat(i * 3), i).as_bytes());
+        }
+        for len in [0, 1, 63, 64, 65, s.len()] {
+            let s = &s[..len];
+            let mut m = LineMarks::new(s);
+            let got: Vec<usize> = std::iter::from_fn(|| m.next()).collect();
+            let want: Vec<usize> = (0..s.len())
+                .filter(|&i| s[i] == b':' || s[i] == b'\n')
+                .collect();
+            assert_eq!(got, want);
         }
     }
 }
