@@ -67,7 +67,7 @@ fn fast(data: &Bytes) -> Option<Event> {
             }
             let raw = &b[v0 + 1..v1];
             body = match json_unescape(raw) {
-                Cow::Borrowed(r) if r.is_empty() => None,
+                Cow::Borrowed([]) => None,
                 Cow::Borrowed(_) => Some(data.slice(v0 + 1..v1)),
                 Cow::Owned(v) => Some(Bytes::from(v)),
             };
