@@ -3,7 +3,7 @@
 //!
 //! Headers are short (a JSON event has a quote every 7 bytes on average), so the cost
 //! of parsing is dominated by how each delimiter is found. A block is compared whole
-//! (the compiler turns the byte loop into SIMD compares on any target) and packed into
+//! (the compiler turns the byte loop into SIMD compares where the target has them) and packed into
 //! one `u64` per byte class; walking the delimiters is then a `trailing_zeros` per
 //! delimiter, with no per-byte loop and no `unsafe`.
 
@@ -15,21 +15,27 @@ pub(super) const BLOCK: usize = 64;
 /// carries).
 const GATHER: u64 = 0x0102_0408_1020_4080;
 
-/// The mask of the bytes equal to `x` in `block`: compared whole (SIMD compares on any
-/// target), then packed eight bytes per multiply (no `movemask` is reachable without
-/// `unsafe`).
+/// Packs a block of 0/1 bytes into a mask, one multiply per eight bytes (no
+/// `movemask` is reachable without `unsafe`).
 #[inline(always)]
-fn classify(block: &[u8; BLOCK], x: u8) -> u64 {
-    let mut class = [0u8; BLOCK];
-    for (c, &b) in class.iter_mut().zip(block) {
-        *c = (b == x) as u8;
-    }
+fn pack(class: &[u8; BLOCK]) -> u64 {
     let mut mask = 0u64;
     for (k, w) in class.chunks_exact(8).enumerate() {
         let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
         mask |= (w.wrapping_mul(GATHER) >> 56) << (8 * k);
     }
     mask
+}
+
+/// The mask of the bytes equal to `x` in `block` (compared whole: SIMD compares
+/// wherever the target has them).
+#[inline(always)]
+fn classify(block: &[u8; BLOCK], x: u8) -> u64 {
+    let mut class = [0u8; BLOCK];
+    for (c, &b) in class.iter_mut().zip(block) {
+        *c = (b == x) as u8;
+    }
+    pack(&class)
 }
 
 /// Masks of the `"` and the `\\` in `block`; the second is computed only when there is
@@ -48,16 +54,11 @@ fn classify_json(block: &[u8; BLOCK]) -> (u64, u64) {
 /// The mask of the bytes equal to `x` or `y` in `block`.
 #[inline(always)]
 fn classify_either(block: &[u8; BLOCK], x: u8, y: u8) -> u64 {
-    let mut either = [0u8; BLOCK];
-    for (c, &b) in either.iter_mut().zip(block) {
+    let mut class = [0u8; BLOCK];
+    for (c, &b) in class.iter_mut().zip(block) {
         *c = ((b == x) | (b == y)) as u8;
     }
-    let mut mask = 0u64;
-    for (k, w) in either.chunks_exact(8).enumerate() {
-        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        mask |= (w.wrapping_mul(GATHER) >> 56) << (8 * k);
-    }
-    mask
+    pack(&class)
 }
 
 /// `f` on the block of `b` starting at `at`, zero-padded past the end.
