@@ -132,6 +132,9 @@ fn quantile(metrics: &str, name: &str, q: f64) -> Option<f64> {
         })
         .collect();
     let total = buckets.last()?.1;
+    if total == 0.0 {
+        return None;
+    }
     buckets
         .iter()
         .find(|(_, count)| *count >= q * total)
@@ -227,8 +230,14 @@ async fn main() {
         quantile(&metrics, "switchboard_call_reaction_seconds", q)
             .map_or("?".into(), |s| format!("{:.0} µs", s * 1e6))
     };
+    let samples = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("switchboard_call_reaction_seconds_count "))
+        .unwrap_or("0")
+        .trim()
+        .to_owned();
     println!(
-        "reaction (switch event -> next command): p50 <= {}, p99 <= {} (histogram bucket bounds)",
+        "reaction (switch event -> next command): p50 <= {}, p99 <= {} over {samples} commands (histogram bucket bounds)",
         reaction(0.5),
         reaction(0.99)
     );
