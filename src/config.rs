@@ -517,6 +517,8 @@ mod tests {
         assert_eq!(config.media_cache_dir, PathBuf::from("./data/media"));
         assert_eq!(config.api_concurrency, 100);
         assert_eq!(config.api_rate_per_minute, None);
+        assert_eq!(config.calls_per_second, 1, "Twilio's default");
+        assert_eq!(config.limits_lease, Duration::from_secs(15));
         assert_eq!(
             config.public_url_for(config.listen).as_str(),
             "http://127.0.0.1:8080/"
@@ -565,6 +567,8 @@ mod tests {
             ("SWITCHBOARD_SHUTDOWN_GRACE_SECS", "-1"),
             ("SWITCHBOARD_API_CONCURRENCY", "0"),
             ("SWITCHBOARD_API_RATE_PER_MINUTE", "-5"),
+            ("SWITCHBOARD_CALLS_PER_SECOND", "0"),
+            ("SWITCHBOARD_LIMITS_LEASE_MS", "50"),
         ] {
             let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");

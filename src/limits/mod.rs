@@ -25,7 +25,7 @@ pub mod shared;
 pub use middleware::limit;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -98,9 +98,13 @@ struct ResourceLabels {
 struct Slot {
     current: AtomicU32,
     max: AtomicU32,
-    /// Released here but not yet in Redis: still counted when the lease
-    /// refresh rewrites this instance's share, never one too few.
+    /// Released here but not yet answered by Redis.
     unsent: AtomicU32,
+    /// Admissions waiting for Redis's answer.
+    asking: AtomicU32,
+    /// A Redis error left this instance's share in Redis uncertain: the
+    /// lease refresh rewrites it once nothing is on its way.
+    dirty: AtomicBool,
     released: tokio::sync::Notify,
     /// Signalled when unsent releases have been answered by Redis.
     sent: tokio::sync::Notify,
@@ -141,7 +145,7 @@ struct Unsent {
 }
 
 /// Releases taken out of [`Unsent`] to be sent: once Redis has answered
-/// (or failed: the next refresh rewrites the count), they stop counting as unsent.
+/// (or failed, leaving their counters dirty), they stop counting as unsent.
 struct Sending(Vec<(Key, Arc<Slot>, u32)>);
 
 impl Unsent {
@@ -164,6 +168,13 @@ impl Unsent {
 }
 
 impl Sending {
+    /// Redis failed to answer: whether the releases were applied is unknown.
+    fn failed(&self) {
+        for (_, slot, _) in &self.0 {
+            slot.dirty.store(true, Ordering::Release);
+        }
+    }
+
     fn releases(&self) -> Vec<(String, String, u32)> {
         self.0
             .iter()
@@ -178,6 +189,22 @@ impl Drop for Sending {
             slot.unsent.fetch_sub(*n, Ordering::AcqRel);
             slot.sent.notify_waiters();
         }
+    }
+}
+
+/// An admission on its way to Redis, for as long as it lives.
+struct Asking(Arc<Slot>);
+
+impl Asking {
+    fn new(slot: &Arc<Slot>) -> Asking {
+        slot.asking.fetch_add(1, Ordering::AcqRel);
+        Asking(slot.clone())
+    }
+}
+
+impl Drop for Asking {
+    fn drop(&mut self) {
+        self.0.asking.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -355,11 +382,8 @@ impl Limiter {
                 let Some(limiter) = limiter.upgrade() else {
                     return;
                 };
-                let local = limiter.local_counts();
                 if let Some(shared) = &limiter.shared {
-                    if let Err(e) = shared.refresh(&local).await {
-                        tracing::error!(error = %e, "redis: cannot renew the concurrency lease");
-                    }
+                    limiter.refresh(shared).await;
                 }
             }
         });
@@ -390,6 +414,7 @@ impl Limiter {
             return;
         }
         if let Err(e) = shared.release(&sending.releases()).await {
+            sending.failed();
             tracing::warn!(error = %e, "redis: concurrency slots are given back at the next lease refresh");
         }
     }
@@ -407,19 +432,44 @@ impl Limiter {
         }
     }
 
-    /// This instance's share of each counter: in flight, and released but not in Redis yet.
-    fn local_counts(&self) -> Vec<(String, String, u32)> {
+    /// This instance's share of each counter a Redis error left uncertain,
+    /// taken only while nothing of that counter is on its way to Redis: the
+    /// count Redis should hold for this instance. Every other share is
+    /// exact in Redis, and rewriting it would race the admissions and
+    /// releases under way.
+    fn uncertain_shares(&self) -> Vec<(Key, Arc<Slot>, u32)> {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots
             .iter()
-            .map(|((account, resource_type), slot)| {
-                // In flight first: a release moves from it to unsent, so
-                // reading in this order may count it twice, never not at all.
-                let count =
-                    slot.current.load(Ordering::Acquire) + slot.unsent.load(Ordering::Acquire);
-                (account.clone(), resource_type.clone(), count)
+            .filter(|(_, slot)| {
+                slot.dirty.load(Ordering::Acquire)
+                    && slot.asking.load(Ordering::Acquire) == 0
+                    && slot.unsent.load(Ordering::Acquire) == 0
+            })
+            .map(|(key, slot)| {
+                slot.dirty.store(false, Ordering::Release);
+                (
+                    key.clone(),
+                    slot.clone(),
+                    slot.current.load(Ordering::Acquire),
+                )
             })
             .collect()
+    }
+
+    /// Renews the lease and rewrites the uncertain shares.
+    async fn refresh(&self, shared: &shared::Shared) {
+        let uncertain = self.uncertain_shares();
+        let counts: Vec<(String, String, u32)> = uncertain
+            .iter()
+            .map(|((account, resource_type), _, n)| (account.clone(), resource_type.clone(), *n))
+            .collect();
+        if let Err(e) = shared.refresh(&counts).await {
+            for (_, slot, _) in &uncertain {
+                slot.dirty.store(true, Ordering::Release);
+            }
+            tracing::error!(error = %e, "redis: cannot renew the concurrency lease");
+        }
     }
 
     /// The counter of one account and resource type across every instance
@@ -479,6 +529,8 @@ impl Limiter {
         if let Some(credential) = credential {
             self.check_local_rate(credential).map_err(Refused::Rate)?;
         }
+        // Counted from before the local count moves until Redis answers.
+        let _asking = self.shared.as_ref().map(|_| Asking::new(slot));
         // The local count is this instance's share, so it can never exceed
         // the threshold either: check it first, without a round trip.
         let current = slot.try_take(limit).map_err(impeded)?;
@@ -522,6 +574,10 @@ impl Limiter {
                     &sending.releases(),
                 )
                 .await;
+            if admission.is_err() {
+                sending.failed();
+                slot.dirty.store(true, Ordering::Release);
+            }
             drop(sending);
             return match admission {
                 Ok(shared::Admission::Admitted(count)) => {

@@ -11,8 +11,9 @@
 //!
 //! Releases are never awaited by a request: they ride on the instance's next
 //! admission, or a flusher sends them in a batch a moment later. A task owned
-//! by the limiter renews the lease and rewrites this instance's fields from
-//! its local counts, so a release lost to a Redis error heals within one period.
+//! by the limiter renews the lease and, where a Redis error left this
+//! instance's field uncertain, rewrites it from the local count once nothing
+//! of that counter is on its way, so a lost release heals within one period.
 
 use std::time::Duration;
 
@@ -256,8 +257,8 @@ impl Shared {
             .await
     }
 
-    /// Renews this instance's lease and rewrites its fields from `local`
-    /// (account, resource type, requests this instance counts as in flight).
+    /// Renews this instance's lease and rewrites its fields in `local`
+    /// (account, resource type, requests this instance has in flight).
     pub async fn refresh(&self, local: &Releases) -> redis::RedisResult<()> {
         let mut pipe = redis::pipe();
         pipe.cmd("SET")
