@@ -216,10 +216,13 @@ impl Cluster {
 
 const BODY: &str = "FriendlyName=a+slow+client";
 
+/// An answer as read off the socket: status, lower-cased headers, body.
+type Answer = (u16, Vec<(String, String)>, String);
+
 /// A POST whose body is half sent: in flight on the server until finished or dropped.
 struct SlowPost {
     writer: OwnedWriteHalf,
-    answer: JoinHandle<(u16, Vec<(String, String)>, String)>,
+    answer: JoinHandle<Answer>,
 }
 
 impl SlowPost {
@@ -252,9 +255,7 @@ impl SlowPost {
 }
 
 /// Reads one answer: status, lower-cased headers, body (by its Content-Length).
-async fn read_answer(
-    reader: &mut tokio::net::tcp::OwnedReadHalf,
-) -> (u16, Vec<(String, String)>, String) {
+async fn read_answer(reader: &mut tokio::net::tcp::OwnedReadHalf) -> Answer {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
