@@ -174,6 +174,8 @@ async fn main() {
     let concurrency = env_or("CONCURRENCY", 90);
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::embedded(dir.path());
+    // The harness's one account places every call: no origination pacing to speak of.
+    config.calls_per_second = 10_000;
     // Far ends answer at once (speed 1000): the harness measures Switchboard, not ringing.
     let (node, port) = media_node().await;
     config.media_nodes = MediaNodes::Esl(vec![EslNode {

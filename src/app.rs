@@ -25,6 +25,8 @@ pub struct App {
     /// The media layer: Play and Say audio, cached for the media nodes.
     pub media: std::sync::Arc<Media>,
     pub router: CallRouter,
+    /// Paces the calls each account places through the API.
+    pub pacer: std::sync::Arc<crate::limits::cps::Pacer>,
     /// The built-in virtual switch, when it is the media node.
     pub vswitch: std::sync::Mutex<Option<vswitch::VSwitch>>,
     /// How many media nodes should be connected.
@@ -66,20 +68,18 @@ impl App {
             config.api_concurrency,
             &crate::api::endpoints(),
             &metrics,
-        )
-        .with_rate(config.api_rate_per_minute);
+        );
         let limits = match (&redis, &config.redis_url) {
-            (Some(conn), Some(url)) => {
-                limits
-                    .with_redis(conn.clone())
-                    .await
-                    .map_err(|source| StartError::Redis {
-                        url: url.clone(),
-                        source,
-                    })?
-            }
+            (Some(conn), Some(url)) => limits
+                .with_redis(conn.clone(), config.limits_lease)
+                .await
+                .map_err(|source| StartError::Redis {
+                url: url.clone(),
+                source,
+            })?,
             _ => limits,
-        };
+        }
+        .with_rate(config.api_rate_per_minute);
         let limits = std::sync::Arc::new(limits);
         limits.start();
         let media = std::sync::Arc::new(
@@ -99,6 +99,14 @@ impl App {
              excluding the application's and the media layer's time",
             router.reaction(),
         );
+        let pacer = std::sync::Arc::new(crate::limits::cps::Pacer::new(
+            store.clone(),
+            router.clone(),
+            limits.clone(),
+            redis.clone(),
+            config.calls_per_second,
+            &metrics,
+        ));
         let (vswitch, nodes) = match &config.media_nodes {
             MediaNodes::Embedded => {
                 let (vswitch, node) = start_vswitch(&config).await?;
@@ -110,6 +118,8 @@ impl App {
         for node in nodes {
             connect_node(router.clone(), node).await;
         }
+        // After the nodes: calls left queued by a stopped instance go out now.
+        pacer.start(config.limits_lease);
         Ok(App {
             config,
             store,
@@ -119,6 +129,7 @@ impl App {
             public_url,
             media,
             router,
+            pacer,
             vswitch: std::sync::Mutex::new(vswitch),
             expected_nodes,
         })
@@ -126,6 +137,8 @@ impl App {
 
     /// Ends every call and stops the media nodes' connections and the embedded switch.
     pub async fn shutdown(&self) {
+        // Queued calls stay queued in the store for the next instance.
+        self.pacer.shutdown().await;
         self.router.shutdown().await;
         self.limits.shutdown().await;
         let vswitch = self

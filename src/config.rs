@@ -42,6 +42,12 @@ pub struct Config {
     /// API requests allowed per minute per credential (account or API key),
     /// whatever their concurrency; `None` is no rate limit.
     pub api_rate_per_minute: Option<std::num::NonZeroU32>,
+    /// Calls each account may originate per second through the API, unless
+    /// it has its own rate in the store; calls beyond it wait their turn.
+    pub calls_per_second: u32,
+    /// How long an instance's shares of the counters in Redis (and the
+    /// calls in its origination queue) outlive it when it stops renewing them.
+    pub limits_lease: Duration,
 }
 
 /// Where calls are placed.
@@ -117,6 +123,8 @@ const KEYS: &[(&str, &str)] = &[
     ("vswitch_speed", "SWITCHBOARD_VSWITCH_SPEED"),
     ("api_concurrency", "SWITCHBOARD_API_CONCURRENCY"),
     ("api_rate_per_minute", "SWITCHBOARD_API_RATE_PER_MINUTE"),
+    ("calls_per_second", "SWITCHBOARD_CALLS_PER_SECOND"),
+    ("limits_lease_ms", "SWITCHBOARD_LIMITS_LEASE_MS"),
 ];
 
 /// The dial string that reaches the virtual switch's scripted far ends.
@@ -314,6 +322,20 @@ impl Config {
                 Err(_) => return Err(invalid(key, v, "expected a whole number (0 for none)")),
             },
         };
+        let calls_per_second = match values.get("calls_per_second") {
+            Some((key, v)) => match v.parse::<u32>() {
+                Ok(n) if (1..=10_000).contains(&n) => n,
+                _ => return Err(invalid(key, v, "expected a whole number from 1 to 10000")),
+            },
+            None => 1,
+        };
+        let limits_lease = match values.get("limits_lease_ms") {
+            Some((key, v)) => match v.parse::<u64>() {
+                Ok(ms) if (300..=600_000).contains(&ms) => Duration::from_millis(ms),
+                _ => return Err(invalid(key, v, "expected milliseconds from 300 to 600000")),
+            },
+            None => crate::limits::shared::LEASE,
+        };
         Ok(Config {
             listen,
             public_url,
@@ -330,6 +352,8 @@ impl Config {
             vswitch_speed,
             api_concurrency,
             api_rate_per_minute,
+            calls_per_second,
+            limits_lease,
         })
     }
 
@@ -493,6 +517,8 @@ mod tests {
         assert_eq!(config.media_cache_dir, PathBuf::from("./data/media"));
         assert_eq!(config.api_concurrency, 100);
         assert_eq!(config.api_rate_per_minute, None);
+        assert_eq!(config.calls_per_second, 1, "Twilio's default");
+        assert_eq!(config.limits_lease, Duration::from_secs(15));
         assert_eq!(
             config.public_url_for(config.listen).as_str(),
             "http://127.0.0.1:8080/"
@@ -541,6 +567,8 @@ mod tests {
             ("SWITCHBOARD_SHUTDOWN_GRACE_SECS", "-1"),
             ("SWITCHBOARD_API_CONCURRENCY", "0"),
             ("SWITCHBOARD_API_RATE_PER_MINUTE", "-5"),
+            ("SWITCHBOARD_CALLS_PER_SECOND", "0"),
+            ("SWITCHBOARD_LIMITS_LEASE_MS", "50"),
         ] {
             let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");

@@ -440,3 +440,99 @@ async fn a_crashed_instances_requests_stop_counting_when_its_lease_expires() {
     assert!(!remaining, "the dead instance's field is dropped");
     t.stop().await;
 }
+
+/// A limiter sharing its counters through the test Redis, with a lease so
+/// long that no refresh rewrites the counts while the test runs: whatever
+/// reaches zero got there by its releases alone.
+async fn shared_limiter(dir: &std::path::Path) -> std::sync::Arc<switchboard::limits::Limiter> {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
+    let store = switchboard::store::Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let limiter = switchboard::limits::Limiter::new(
+        store,
+        100,
+        &switchboard::api::endpoints(),
+        &switchboard::metrics::Metrics::new(),
+    )
+    .with_redis(redis().await, Duration::from_secs(600))
+    .await
+    .unwrap();
+    let limiter = std::sync::Arc::new(limiter);
+    limiter.start();
+    limiter
+}
+
+#[tokio::test]
+async fn every_release_reaches_redis_without_a_lease_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let limiter = shared_limiter(dir.path()).await;
+    let account = format!("AC{}", switchboard::sid::new_secret());
+    let threshold = Threshold {
+        concurrency: 5,
+        queue_wait: Duration::from_secs(10),
+    };
+    // Two hundred requests through five slots, queuing for each other.
+    let requests = (0..200).map(|i| {
+        let limiter = limiter.clone();
+        let account = account.clone();
+        tokio::spawn(async move {
+            let guard = limiter
+                .acquire(&account, "Calls:read", threshold, None)
+                .await
+                .expect("admitted within the queue wait");
+            assert!(guard.current <= 5, "{}", guard.current);
+            if i % 3 == 0 {
+                tokio::task::yield_now().await;
+            }
+            if i % 7 == 0 {
+                panic!("a handler fails while holding its slot");
+            }
+        })
+    });
+    let outcomes = futures::future::join_all(requests).await;
+    assert_eq!(outcomes.iter().filter(|o| o.is_err()).count(), 29);
+    let usage = eventually("every release applied in redis", || async {
+        let usage = limiter.shared_usage(&account, "Calls:read").await.unwrap();
+        (usage.current == 0).then_some(usage)
+    })
+    .await;
+    assert_eq!(usage.max, 5, "never more than the threshold at once");
+    let mut conn = redis().await;
+    let fields: std::collections::HashMap<String, i64> = redis::cmd("HGETALL")
+        .arg(format!("switchboard:limits:{account}:Calls:read"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(fields.is_empty(), "no count left behind: {fields:?}");
+    assert_eq!(limiter.in_flight(), 0);
+    limiter.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_admission_carries_this_instances_releases_and_sees_them_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let limiter = shared_limiter(dir.path()).await;
+    let account = format!("AC{}", switchboard::sid::new_secret());
+    let one = Threshold {
+        concurrency: 1,
+        queue_wait: Duration::ZERO,
+    };
+    // One slot, taken and given back in turn: each admission must find the
+    // previous release already applied, whether it rode along or not.
+    for _ in 0..50 {
+        let guard = limiter
+            .acquire(&account, "Calls:create", one, None)
+            .await
+            .expect("the previous request's slot is free");
+        assert_eq!(guard.current, 1);
+    }
+    limiter.shutdown().await;
+    let mut conn = redis().await;
+    let left: Option<i64> = redis::cmd("HGET")
+        .arg(format!("switchboard:limits:{account}:Calls:create"))
+        .arg(limiter.instance())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, None);
+}

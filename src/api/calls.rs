@@ -14,6 +14,7 @@ use super::params::{check_url, invalid, Form, Params, INVALID_URL};
 use super::resource::is_e164;
 use super::{json_segment, rfc2822, ApiError, VERSION};
 use crate::app::App;
+use crate::limits::cps::PacerError;
 use crate::router::{Control, Instructions, RouterError};
 use crate::sid::{Kind, Sid};
 use crate::store::{call_from_row, now_millis, Call, CallStatus, Listing, Record, CALL_COLUMNS};
@@ -26,8 +27,20 @@ fn is_callable(to: &str) -> bool {
     is_e164(to) || to.starts_with("client:") || to.starts_with("sip:")
 }
 
-/// A call in Twilio's JSON shape.
-pub fn call_json(call: &Call) -> Value {
+/// The columns of a call as the API shows it: the call, and how long it
+/// waited for its account's origination slot.
+fn call_columns() -> String {
+    format!("{CALL_COLUMNS}, queue_time")
+}
+
+/// A call and its queue time from a row of [`call_columns`].
+fn call_json_from_row(row: &sqlx::any::AnyRow) -> Result<Value, sqlx::Error> {
+    use sqlx::Row;
+    Ok(call_json(&call_from_row(row)?, row.try_get("queue_time")?))
+}
+
+/// A call in Twilio's JSON shape; `queue_time` in milliseconds.
+pub fn call_json(call: &Call, queue_time: Option<i64>) -> Value {
     let uri = format!(
         "/{VERSION}/Accounts/{}/Calls/{}",
         call.account_sid, call.sid
@@ -51,7 +64,7 @@ pub fn call_json(call: &Call) -> Value {
         "phone_number_sid": call.phone_number_sid,
         "price": null,
         "price_unit": "USD",
-        "queue_time": "0",
+        "queue_time": queue_time.unwrap_or(0).to_string(),
         "sid": call.sid,
         "start_time": call.start_time.map(rfc2822),
         "status": call.status.as_str(),
@@ -244,49 +257,62 @@ pub async fn create(
         date_created: now,
         date_updated: now,
     };
-    app.store.insert_call(&call).await?;
-    let instructions = match (url, twiml) {
-        (_, Some(twiml)) => Instructions::Inline(twiml),
-        (Some(url), None) => Instructions::Fetch {
-            url,
-            method,
-            fallback: fallback_url.map(|f| (f, Method::parse(Some(&fallback_method)))),
-            extra: Vec::new(),
-        },
-        (None, None) => unreachable!("source_of gives a Url or Twiml"),
-    };
-    let body = call_json(&call);
-    if let Err(e) = app
-        .router
-        .place(call.clone(), scope.account.auth_token.clone(), instructions)
+    // Stored as queued, placed in the account's turn (at once, or later).
+    let queue_time = match app
+        .pacer
+        .enqueue(&call, scope.account.auth_token.clone())
+        .await
     {
-        app.store
-            .set_call_status(
-                &call.sid,
-                CallStatus::Failed,
-                None,
-                Some(now_millis()),
-                Some(0),
-            )
-            .await?;
-        return Err(match e {
-            RouterError::NoNode => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                20503,
-                "No media node is available.",
-            ),
-            other => ApiError::internal(&other),
-        });
-    }
+        Ok(wait) => i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
+        Err(PacerError::Store(e)) => return Err(e.into()),
+        Err(PacerError::Router(e)) => {
+            app.store
+                .set_call_status(
+                    &call.sid,
+                    CallStatus::Failed,
+                    None,
+                    Some(now_millis()),
+                    Some(0),
+                )
+                .await?;
+            return Err(match e {
+                RouterError::NoNode => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    20503,
+                    "No media node is available.",
+                ),
+                other => ApiError::internal(&other),
+            });
+        }
+    };
+    let body = call_json(&call, Some(queue_time));
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-async fn owned_call(app: &App, scope: &Scope, segment: &str, path: &str) -> Result<Call, ApiError> {
+/// The account's call named by the path, and its queue time.
+async fn owned_call(
+    app: &App,
+    scope: &Scope,
+    segment: &str,
+    path: &str,
+) -> Result<(Call, Option<i64>), ApiError> {
+    use sqlx::Row;
     let sid = json_segment(segment, path)?;
-    app.store
-        .call(&scope.account.sid, sid)
-        .await?
-        .ok_or_else(|| ApiError::not_found(path))
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM calls WHERE sid = $1 AND account_sid = $2",
+        call_columns()
+    ))
+    .bind(sid)
+    .bind(&scope.account.sid)
+    .fetch_optional(app.store.pool())
+    .await
+    .map_err(|e| ApiError::from(crate::store::StoreError::from(e)))?
+    .ok_or_else(|| ApiError::not_found(path))?;
+    let call = call_from_row(&row).map_err(|e| ApiError::internal(&e))?;
+    let queue_time = row
+        .try_get("queue_time")
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok((call, queue_time))
 }
 
 pub async fn fetch(
@@ -295,9 +321,8 @@ pub async fn fetch(
     OriginalUri(uri): OriginalUri,
     Path((_, segment)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(call_json(
-        &owned_call(&app, &scope, &segment, uri.path()).await?,
-    )))
+    let (call, queue_time) = owned_call(&app, &scope, &segment, uri.path()).await?;
+    Ok(Json(call_json(&call, queue_time)))
 }
 
 /// `POST …/Calls/{Sid}.json`: Url/Twiml redirect a live call; Status ends it.
@@ -308,7 +333,7 @@ pub async fn update(
     Path((_, segment)): Path<(String, String)>,
     Form(params): Form,
 ) -> Result<Json<Value>, ApiError> {
-    let call = owned_call(&app, &scope, &segment, uri.path()).await?;
+    let (call, _) = owned_call(&app, &scope, &segment, uri.path()).await?;
     let control = match params.get("Status") {
         Some("completed") => Some(Control::End(CallStatus::Completed)),
         Some("canceled") => Some(Control::End(CallStatus::Canceled)),
@@ -343,16 +368,21 @@ pub async fn update(
                 "Call is not in-progress. Cannot redirect.",
             ));
         }
-        app.router.control(&call.sid, control).await.map_err(|_| {
-            ApiError::bad_request(21220, "Call is not in-progress. Cannot redirect.")
-        })?;
+        let end = matches!(control, Control::End(_));
+        if app.router.control(&call.sid, control).await.is_err() {
+            // Not live here: it may still wait for its origination slot.
+            let canceled =
+                call.status == CallStatus::Queued && end && app.pacer.cancel(&call.sid).await?;
+            if !canceled {
+                return Err(ApiError::bad_request(
+                    21220,
+                    "Call is not in-progress. Cannot redirect.",
+                ));
+            }
+        }
     }
-    let call = app
-        .store
-        .call(&scope.account.sid, &call.sid)
-        .await?
-        .unwrap_or(call);
-    Ok(Json(call_json(&call)))
+    let (call, queue_time) = owned_call(&app, &scope, &segment, uri.path()).await?;
+    Ok(Json(call_json(&call, queue_time)))
 }
 
 pub async fn delete(
@@ -361,7 +391,7 @@ pub async fn delete(
     OriginalUri(uri): OriginalUri,
     Path((_, segment)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let call = owned_call(&app, &scope, &segment, uri.path()).await?;
+    let (call, _) = owned_call(&app, &scope, &segment, uri.path()).await?;
     if !call.status.is_final() {
         return Err(ApiError::bad_request(
             20001,
@@ -436,9 +466,10 @@ pub async fn list(
             )),
         }
     }
+    let columns = call_columns();
     let mut listing = Listing {
         table: "calls",
-        columns: CALL_COLUMNS,
+        columns: &columns,
         scope: "account_sid = $1",
         account_sid: &scope.account.sid,
         filters: conditions,
@@ -453,7 +484,7 @@ pub async fn list(
     let items = page
         .rows
         .iter()
-        .map(|row| call_from_row(row).map(|c| call_json(&c)))
+        .map(call_json_from_row)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::internal(&e))?;
     Ok(Json(envelope(

@@ -1,5 +1,5 @@
 //! The read API of the limits: each resource type's current concurrency and
-//! threshold for one account, at `/2010-04-01/Accounts/{AccountSid}/Limits.json`.
+//! threshold, and its calls per second, for one account, at `/2010-04-01/Accounts/{AccountSid}/Limits.json`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -31,8 +31,10 @@ pub async fn fetch(State(app): State<Arc<App>>, scope: Scope) -> Result<Json<Val
             "queue_wait_ms": threshold.queue_wait.as_millis(),
         }));
     }
+    let calls_per_second = app.pacer.calls_per_second(account_sid).await?;
     Ok(Json(json!({
         "account_sid": account_sid,
+        "calls_per_second": calls_per_second,
         "limits": limits,
         "uri": format!("/{VERSION}/Accounts/{account_sid}/Limits.json"),
     })))

@@ -9,7 +9,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::Impeded;
+use super::{Impeded, Refused};
 use crate::api::{ApiError, Principal, Scope};
 use crate::app::App;
 
@@ -60,20 +60,18 @@ pub async fn limit(State(app): State<Arc<App>>, request: Request, next: Next) ->
         .api_key_sid
         .as_deref()
         .unwrap_or(&principal.account.sid);
-    if let Err(wait) = app.limits.check_rate(credential) {
-        return rate_limited(credential, wait);
-    }
     let threshold = match app.limits.threshold(&account_sid, &resource_type).await {
         Ok(threshold) => threshold,
         Err(e) => return ApiError::internal(&e).into_response(),
     };
     let guard = match app
         .limits
-        .acquire(&account_sid, &resource_type, threshold)
+        .acquire(&account_sid, &resource_type, threshold, Some(credential))
         .await
     {
         Ok(guard) => guard,
-        Err(impeded) => return too_many_requests(&account_sid, &impeded),
+        Err(Refused::Concurrency(impeded)) => return too_many_requests(&account_sid, &impeded),
+        Err(Refused::Rate(wait)) => return rate_limited(credential, wait),
     };
     let current = guard.current;
     // The guard lives in this future: when the client goes away axum drops

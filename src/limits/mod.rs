@@ -9,20 +9,23 @@
 //! where the account's threshold row says so, waits a bounded time for a slot.
 //!
 //! Separately, a request rate per credential (account or API key) can be
-//! capped with a keyed `governor` limiter, per instance.
+//! capped: a keyed `governor` limiter per instance, or with Redis a GCRA
+//! shared by every instance and checked in the same round trip as the
+//! concurrency. The origination rate of calls is [`cps`].
 //!
 //! Counters are in-process, or with Redis configured shared by every instance
 //! (see [`shared`]); each instance also keeps its own share locally, which is
 //! what it rewrites into Redis and what its guards release.
 
 pub mod api;
+pub mod cps;
 mod middleware;
 pub mod shared;
 
 pub use middleware::limit;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,6 +49,11 @@ const THRESHOLDS_TTL: Duration = Duration::from_secs(5);
 /// How often a queued request looks at the shared counter again.
 const SHARED_POLL: Duration = Duration::from_millis(50);
 
+/// How long a release waits for an admission of this instance to carry it to
+/// Redis before the flusher sends it on its own: under load releases cost no
+/// round trip of their own, and other instances see them a moment later.
+const RELEASE_LINGER: Duration = Duration::from_millis(1);
+
 /// What an account may have in flight for one resource type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Threshold {
@@ -64,12 +72,21 @@ pub struct Usage {
     pub max: u32,
 }
 
-/// A request that was not admitted.
+/// A request that was not admitted for its account's concurrency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Impeded {
     pub resource_type: String,
     pub current: u32,
     pub threshold: u32,
+}
+
+/// Why a request was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// Its account has its threshold of this resource type in flight.
+    Concurrency(Impeded),
+    /// Its credential is over the request rate; it may come again after this.
+    Rate(Duration),
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -81,7 +98,16 @@ struct ResourceLabels {
 struct Slot {
     current: AtomicU32,
     max: AtomicU32,
+    /// Released here but not yet answered by Redis.
+    unsent: AtomicU32,
+    /// Admissions waiting for Redis's answer.
+    asking: AtomicU32,
+    /// A Redis error left this instance's share in Redis uncertain: the
+    /// lease refresh rewrites it once nothing is on its way.
+    dirty: AtomicBool,
     released: tokio::sync::Notify,
+    /// Signalled when unsent releases have been answered by Redis.
+    sent: tokio::sync::Notify,
 }
 
 impl Slot {
@@ -108,6 +134,80 @@ impl Slot {
     }
 }
 
+type Key = (String, String);
+
+/// Releases waiting to be carried to Redis, by counter.
+#[derive(Default)]
+struct Unsent {
+    releases: Mutex<HashMap<Key, (Arc<Slot>, u32)>>,
+    /// Wakes the flusher.
+    added: tokio::sync::Notify,
+}
+
+/// Releases taken out of [`Unsent`] to be sent: once Redis has answered
+/// (or failed, leaving their counters dirty), they stop counting as unsent.
+struct Sending(Vec<(Key, Arc<Slot>, u32)>);
+
+impl Unsent {
+    fn add(&self, key: Key, slot: &Arc<Slot>) {
+        let mut releases = self.releases.lock().unwrap_or_else(|e| e.into_inner());
+        releases.entry(key).or_insert_with(|| (slot.clone(), 0)).1 += 1;
+        drop(releases);
+        self.added.notify_one();
+    }
+
+    fn take(&self) -> Sending {
+        let mut releases = self.releases.lock().unwrap_or_else(|e| e.into_inner());
+        Sending(
+            releases
+                .drain()
+                .map(|(key, (slot, n))| (key, slot, n))
+                .collect(),
+        )
+    }
+}
+
+impl Sending {
+    /// Redis failed to answer: whether the releases were applied is unknown.
+    fn failed(&self) {
+        for (_, slot, _) in &self.0 {
+            slot.dirty.store(true, Ordering::Release);
+        }
+    }
+
+    fn releases(&self) -> Vec<(String, String, u32)> {
+        self.0
+            .iter()
+            .map(|((account, resource_type), _, n)| (account.clone(), resource_type.clone(), *n))
+            .collect()
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        for (_, slot, n) in &self.0 {
+            slot.unsent.fetch_sub(*n, Ordering::AcqRel);
+            slot.sent.notify_waiters();
+        }
+    }
+}
+
+/// An admission on its way to Redis, for as long as it lives.
+struct Asking(Arc<Slot>);
+
+impl Asking {
+    fn new(slot: &Arc<Slot>) -> Asking {
+        slot.asking.fetch_add(1, Ordering::AcqRel);
+        Asking(slot.clone())
+    }
+}
+
+impl Drop for Asking {
+    fn drop(&mut self) {
+        self.0.asking.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Holds one admitted request's slot; dropping it gives the slot back.
 pub struct Guard {
     slot: Arc<Slot>,
@@ -116,60 +216,26 @@ pub struct Guard {
     /// `Twilio-Concurrent-Requests` header.
     pub current: u32,
     /// Where the slot was also taken in Redis: the counter to give it back to.
-    shared: Option<SharedRelease>,
+    shared: Option<(Arc<Unsent>, Key)>,
     /// Given back because Redis refused it: nobody waiting can use it.
     undone: bool,
 }
 
-struct SharedRelease {
-    shared: shared::Shared,
-    tasks: TaskTracker,
-    account_sid: String,
-    resource_type: String,
-}
-
-fn release_local(slot: &Slot, in_flight: &Gauge) {
-    slot.current.fetch_sub(1, Ordering::AcqRel);
-    in_flight.dec();
-    slot.released.notify_one();
-}
-
 impl Drop for Guard {
     fn drop(&mut self) {
-        if self.undone {
-            // Waking a queued request (maybe this one) would only spin on Redis.
-            self.slot.current.fetch_sub(1, Ordering::AcqRel);
-            self.in_flight.dec();
-            return;
+        if let Some((unsent, key)) = self.shared.take() {
+            // Counted as unsent before it stops counting as in flight.
+            self.slot.unsent.fetch_add(1, Ordering::AcqRel);
+            unsent.add(key, &self.slot);
         }
-        let Some(release) = self.shared.take() else {
-            release_local(&self.slot, &self.in_flight);
-            return;
-        };
-        if tokio::runtime::Handle::try_current().is_err() {
-            // No runtime to talk to Redis: the next lease refresh rewrites the count.
-            release_local(&self.slot, &self.in_flight);
-            return;
+        self.slot.current.fetch_sub(1, Ordering::AcqRel);
+        self.in_flight.dec();
+        if !self.undone {
+            // Waking a queued request after Redis refused would only spin on Redis.
+            self.slot.released.notify_one();
         }
-        let (slot, in_flight) = (self.slot.clone(), self.in_flight.clone());
-        // Redis first, then the local count: a refresh in between rewrites
-        // one too many for a moment, never one too few.
-        release.tasks.clone().spawn(async move {
-            let SharedRelease {
-                shared,
-                account_sid,
-                resource_type,
-                ..
-            } = release;
-            if let Err(e) = shared.give_back(&account_sid, &resource_type).await {
-                tracing::warn!(error = %e, "redis: a concurrency slot is given back at the next lease refresh");
-            }
-            release_local(&slot, &in_flight);
-        });
     }
 }
-
-type Key = (String, String);
 
 /// An account's own threshold rows by resource type, and when they were read.
 type AccountThresholds = (Instant, Arc<HashMap<String, Threshold>>);
@@ -184,10 +250,19 @@ pub struct Limiter {
     thresholds: Mutex<HashMap<String, AccountThresholds>>,
     in_flight: Family<ResourceLabels, Gauge>,
     impeded: Family<ResourceLabels, Counter>,
+    /// This process among the instances sharing Redis and the store.
+    instance: String,
     shared: Option<shared::Shared>,
+    unsent: Arc<Unsent>,
     tasks: TaskTracker,
     stop: CancellationToken,
-    rate: Option<governor::DefaultKeyedRateLimiter<String>>,
+    rate: Option<RequestRate>,
+}
+
+/// The request rate per credential: in-process, or shared through Redis.
+enum RequestRate {
+    Local(governor::DefaultKeyedRateLimiter<String>),
+    Shared(shared::Rate),
 }
 
 impl Limiter {
@@ -230,7 +305,9 @@ impl Limiter {
             thresholds: Mutex::default(),
             in_flight,
             impeded,
+            instance: crate::sid::new_secret(),
             shared: None,
+            unsent: Arc::default(),
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
             rate: None,
@@ -238,18 +315,24 @@ impl Limiter {
     }
 
     /// Caps each credential at `per_minute` requests, spread over the minute
-    /// with bursts up to the whole quota.
+    /// with bursts up to the whole quota; shared by every instance when the
+    /// limiter is (call after [`Limiter::with_redis`]).
     pub fn with_rate(mut self, per_minute: Option<std::num::NonZeroU32>) -> Limiter {
-        self.rate =
-            per_minute.map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
+        self.rate = per_minute.map(|n| match self.shared {
+            Some(_) => RequestRate::Shared(shared::Rate::per_minute(n)),
+            None => {
+                RequestRate::Local(governor::RateLimiter::keyed(governor::Quota::per_minute(n)))
+            }
+        });
         self
     }
 
-    /// Whether `credential` (an account or API key SID) may make a request
-    /// now; if not, how long until it may.
-    pub fn check_rate(&self, credential: &str) -> Result<(), Duration> {
+    /// Whether `credential` may make a request now by this instance's own
+    /// count; if not, how long until it may. A shared rate is checked in
+    /// [`Limiter::acquire`] instead.
+    fn check_local_rate(&self, credential: &str) -> Result<(), Duration> {
         use governor::clock::Clock;
-        let Some(rate) = &self.rate else {
+        let Some(RequestRate::Local(rate)) = &self.rate else {
             return Ok(());
         };
         rate.check_key(&credential.to_owned()).map_err(|not_until| {
@@ -257,50 +340,91 @@ impl Limiter {
         })
     }
 
-    /// Shares the counters with every instance using this Redis: takes a
-    /// lease now and keeps renewing it until [`Limiter::shutdown`].
+    /// This process's id among the instances sharing the store (and Redis).
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Shares the counters with every instance using this Redis, each
+    /// instance's counts outliving it by `lease`: takes the lease now and
+    /// keeps renewing it from [`Limiter::start`] until [`Limiter::shutdown`].
     pub async fn with_redis(
         mut self,
         conn: redis::aio::ConnectionManager,
+        lease: Duration,
     ) -> redis::RedisResult<Limiter> {
-        let shared = shared::Shared::new(conn);
+        let shared = shared::Shared::new(conn, self.instance.clone(), lease);
         shared.refresh(&[]).await?;
         self.shared = Some(shared);
         Ok(self)
     }
 
-    /// Starts renewing the Redis lease; the limiter must be shared (`Arc`)
-    /// so the task can read the local counts.
+    /// The counters shared through Redis, if they are.
+    pub fn shared(&self) -> Option<&shared::Shared> {
+        self.shared.as_ref()
+    }
+
+    /// Starts renewing the Redis lease and sending releases; the limiter
+    /// must be shared (`Arc`) so the tasks can read the local counts.
     pub fn start(self: &Arc<Self>) {
-        if self.shared.is_none() {
+        let Some(shared) = &self.shared else {
             return;
-        }
+        };
+        let period = shared.refresh_period();
         let limiter = Arc::downgrade(self);
         let stop = self.stop.clone();
         self.tasks.spawn(async move {
             loop {
                 tokio::select! {
                     () = stop.cancelled() => return,
-                    () = tokio::time::sleep(shared::REFRESH) => {}
+                    () = tokio::time::sleep(period) => {}
                 }
                 let Some(limiter) = limiter.upgrade() else {
                     return;
                 };
-                let local = limiter.local_counts();
                 if let Some(shared) = &limiter.shared {
-                    if let Err(e) = shared.refresh(&local).await {
-                        tracing::error!(error = %e, "redis: cannot renew the concurrency lease");
-                    }
+                    limiter.refresh(shared).await;
                 }
+            }
+        });
+        let limiter = Arc::downgrade(self);
+        let (stop, unsent) = (self.stop.clone(), self.unsent.clone());
+        self.tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = unsent.added.notified() => {}
+                }
+                tokio::time::sleep(RELEASE_LINGER).await;
+                let Some(limiter) = limiter.upgrade() else {
+                    return;
+                };
+                limiter.send_releases().await;
             }
         });
     }
 
-    /// Stops renewing the lease, waits for releases under way, and ends the lease.
+    /// Sends every release not carried by an admission yet.
+    async fn send_releases(&self) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        let sending = self.unsent.take();
+        if sending.0.is_empty() {
+            return;
+        }
+        if let Err(e) = shared.release(&sending.releases()).await {
+            sending.failed();
+            tracing::warn!(error = %e, "redis: concurrency slots are given back at the next lease refresh");
+        }
+    }
+
+    /// Stops renewing the lease, sends the last releases, and ends the lease.
     pub async fn shutdown(&self) {
         self.stop.cancel();
         self.tasks.close();
         self.tasks.wait().await;
+        self.send_releases().await;
         if let Some(shared) = &self.shared {
             if let Err(e) = shared.end_lease().await {
                 tracing::warn!(error = %e, "redis: the concurrency lease ends by expiry");
@@ -308,15 +432,44 @@ impl Limiter {
         }
     }
 
-    fn local_counts(&self) -> Vec<(String, String, u32)> {
+    /// This instance's share of each counter a Redis error left uncertain,
+    /// taken only while nothing of that counter is on its way to Redis: the
+    /// count Redis should hold for this instance. Every other share is
+    /// exact in Redis, and rewriting it would race the admissions and
+    /// releases under way.
+    fn uncertain_shares(&self) -> Vec<(Key, Arc<Slot>, u32)> {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots
             .iter()
-            .map(|((account, resource_type), slot)| {
-                let count = slot.current.load(Ordering::Acquire);
-                (account.clone(), resource_type.clone(), count)
+            .filter(|(_, slot)| {
+                slot.dirty.load(Ordering::Acquire)
+                    && slot.asking.load(Ordering::Acquire) == 0
+                    && slot.unsent.load(Ordering::Acquire) == 0
+            })
+            .map(|(key, slot)| {
+                slot.dirty.store(false, Ordering::Release);
+                (
+                    key.clone(),
+                    slot.clone(),
+                    slot.current.load(Ordering::Acquire),
+                )
             })
             .collect()
+    }
+
+    /// Renews the lease and rewrites the uncertain shares.
+    async fn refresh(&self, shared: &shared::Shared) {
+        let uncertain = self.uncertain_shares();
+        let counts: Vec<(String, String, u32)> = uncertain
+            .iter()
+            .map(|((account, resource_type), _, n)| (account.clone(), resource_type.clone(), *n))
+            .collect();
+        if let Err(e) = shared.refresh(&counts).await {
+            for (_, slot, _) in &uncertain {
+                slot.dirty.store(true, Ordering::Release);
+            }
+            tracing::error!(error = %e, "redis: cannot renew the concurrency lease");
+        }
     }
 
     /// The counter of one account and resource type across every instance
@@ -364,15 +517,23 @@ impl Limiter {
         slot: &Arc<Slot>,
         resource_type: &str,
         limit: u32,
-    ) -> Result<Guard, Impeded> {
-        let impeded = |current| Impeded {
-            resource_type: resource_type.to_owned(),
-            current,
-            threshold: limit,
+        credential: Option<&str>,
+    ) -> Result<Guard, Refused> {
+        let impeded = |current| {
+            Refused::Concurrency(Impeded {
+                resource_type: resource_type.to_owned(),
+                current,
+                threshold: limit,
+            })
         };
+        if let Some(credential) = credential {
+            self.check_local_rate(credential).map_err(Refused::Rate)?;
+        }
+        // Counted from before the local count moves until Redis answers.
+        let _asking = self.shared.as_ref().map(|_| Asking::new(slot));
         // The local count is this instance's share, so it can never exceed
         // the threshold either: check it first, without a round trip.
-        let mut current = slot.try_take(limit).map_err(impeded)?;
+        let current = slot.try_take(limit).map_err(impeded)?;
         let in_flight = self
             .in_flight
             .get_or_create(&ResourceLabels {
@@ -387,41 +548,85 @@ impl Limiter {
             shared: None,
             undone: false,
         };
-        if let Some(shared) = &self.shared {
-            match shared.try_take(account_sid, resource_type, limit).await {
-                Ok(Ok(count)) => current = count,
-                Ok(Err(count)) => {
+        let Some(shared) = &self.shared else {
+            return Ok(guard);
+        };
+        let mut rate = match (&self.rate, credential) {
+            (Some(RequestRate::Shared(rate)), Some(credential)) => Some((credential, *rate)),
+            _ => None,
+        };
+        let key = (account_sid.to_owned(), resource_type.to_owned());
+        let mut looked_again = false;
+        loop {
+            // Registered before the admission: a release answered meanwhile is not missed.
+            let sent = slot.sent.notified();
+            let mut sent = std::pin::pin!(sent);
+            sent.as_mut().enable();
+            // This instance's releases ride along: no round trip of their own,
+            // and this admission sees them applied.
+            let sending = self.unsent.take();
+            let admission = shared
+                .admit(
+                    account_sid,
+                    resource_type,
+                    limit,
+                    rate.take(),
+                    &sending.releases(),
+                )
+                .await;
+            if admission.is_err() {
+                sending.failed();
+                slot.dirty.store(true, Ordering::Release);
+            }
+            drop(sending);
+            return match admission {
+                Ok(shared::Admission::Admitted(count)) => {
+                    guard.current = count;
+                    guard.shared = Some((self.unsent.clone(), key));
+                    Ok(guard)
+                }
+                // A release of this counter was on its way in the flusher's
+                // batch, which may have reached Redis after this admission:
+                // look again once it is answered.
+                Ok(shared::Admission::Full(_))
+                    if !looked_again && slot.unsent.load(Ordering::Acquire) > 0 =>
+                {
+                    looked_again = true;
+                    let _ = tokio::time::timeout(SHARED_POLL, sent).await;
+                    continue;
+                }
+                Ok(shared::Admission::Full(count)) => {
                     guard.undone = true;
-                    return Err(impeded(count));
+                    Err(impeded(count))
+                }
+                Ok(shared::Admission::RateLimited(wait)) => {
+                    guard.undone = true;
+                    Err(Refused::Rate(wait))
                 }
                 Err(e) => {
                     // Redis unreachable: each instance still holds its own count
                     // to the threshold rather than failing every request.
                     tracing::error!(error = %e, "redis: concurrency counted on this instance only");
-                    return Ok(guard);
+                    Ok(guard)
                 }
-            }
-            guard.current = current;
-            guard.shared = Some(SharedRelease {
-                shared: shared.clone(),
-                tasks: self.tasks.clone(),
-                account_sid: account_sid.to_owned(),
-                resource_type: resource_type.to_owned(),
-            });
+            };
         }
-        Ok(guard)
     }
 
-    /// Admits a request within `threshold`, waiting up to its queue time for
-    /// a slot to free up; refuses it otherwise.
+    /// Admits a request of `credential` (when its request rate counts) within
+    /// `threshold`, waiting up to its queue time for a slot to free up;
+    /// refuses it otherwise.
     pub async fn acquire(
         &self,
         account_sid: &str,
         resource_type: &str,
         threshold: Threshold,
-    ) -> Result<Guard, Impeded> {
+        credential: Option<&str>,
+    ) -> Result<Guard, Refused> {
         let slot = self.slot(account_sid, resource_type);
         let deadline = tokio::time::Instant::now() + threshold.queue_wait;
+        // The rate counts the request once, not each look at the counter.
+        let mut credential = credential;
         let refused = loop {
             // Registered before trying, so a release between the try and the
             // wait is not missed.
@@ -429,10 +634,17 @@ impl Limiter {
             let mut released = std::pin::pin!(released);
             released.as_mut().enable();
             let taken = self
-                .take(account_sid, &slot, resource_type, threshold.concurrency)
+                .take(
+                    account_sid,
+                    &slot,
+                    resource_type,
+                    threshold.concurrency,
+                    credential.take(),
+                )
                 .await;
             match taken {
                 Ok(guard) => return Ok(guard),
+                Err(rate @ Refused::Rate(_)) => return Err(rate),
                 Err(refused) if tokio::time::Instant::now() >= deadline => break refused,
                 Err(_) => {
                     // Other instances' releases are not signalled here: look again soon.
@@ -598,6 +810,13 @@ pub fn resource_type(endpoint: &Endpoint) -> String {
 mod tests {
     use super::*;
 
+    fn busy(refused: Refused) -> Impeded {
+        match refused {
+            Refused::Concurrency(impeded) => impeded,
+            Refused::Rate(wait) => panic!("refused for the rate, {wait:?}"),
+        }
+    }
+
     /// A limiter with a default of 2, over a fresh SQLite file (not
     /// `:memory:`: each pooled connection would get its own database).
     async fn limiter() -> (Limiter, tempfile::TempDir) {
@@ -651,10 +870,16 @@ mod tests {
             concurrency: 2,
             queue_wait: Duration::ZERO,
         };
-        let a = limiter.acquire("AC1", "Calls:create", two).await.unwrap();
+        let a = limiter
+            .acquire("AC1", "Calls:create", two, None)
+            .await
+            .unwrap();
         let held = limiter.clone();
         let panicked = tokio::spawn(async move {
-            let _b = held.acquire("AC1", "Calls:create", two).await.unwrap();
+            let _b = held
+                .acquire("AC1", "Calls:create", two, None)
+                .await
+                .unwrap();
             panic!("a handler fails");
         })
         .await;
@@ -663,16 +888,26 @@ mod tests {
             limiter.usage("AC1", "Calls:create"),
             Usage { current: 1, max: 2 }
         );
-        let b = limiter.acquire("AC1", "Calls:create", two).await.unwrap();
+        let b = limiter
+            .acquire("AC1", "Calls:create", two, None)
+            .await
+            .unwrap();
         let refused = limiter
-            .acquire("AC1", "Calls:create", two)
+            .acquire("AC1", "Calls:create", two, None)
             .await
             .err()
+            .map(busy)
             .unwrap();
         assert_eq!((refused.current, refused.threshold), (2, 2));
         // Another account and another resource type have their own counters.
-        let _c = limiter.acquire("AC2", "Calls:create", two).await.unwrap();
-        let _d = limiter.acquire("AC1", "Calls:read", two).await.unwrap();
+        let _c = limiter
+            .acquire("AC2", "Calls:create", two, None)
+            .await
+            .unwrap();
+        let _d = limiter
+            .acquire("AC1", "Calls:read", two, None)
+            .await
+            .unwrap();
         drop((a, b));
         assert_eq!(limiter.usage("AC1", "Calls:create").current, 0);
     }
@@ -685,11 +920,14 @@ mod tests {
             concurrency: 1,
             queue_wait: Duration::from_secs(30),
         };
-        let first = limiter.acquire("AC1", "Calls:read", queued).await.unwrap();
+        let first = limiter
+            .acquire("AC1", "Calls:read", queued, None)
+            .await
+            .unwrap();
         let waiter = limiter.clone();
         let second = tokio::spawn(async move {
             waiter
-                .acquire("AC1", "Calls:read", queued)
+                .acquire("AC1", "Calls:read", queued, None)
                 .await
                 .map(|g| g.current)
         });
@@ -704,9 +942,11 @@ mod tests {
                     concurrency: 0,
                     queue_wait: Duration::ZERO,
                 },
+                None,
             )
             .await
             .err()
+            .map(busy)
             .unwrap();
         assert_eq!(refused.threshold, 0);
         assert_eq!(
@@ -718,21 +958,36 @@ mod tests {
     #[tokio::test]
     async fn each_credential_has_its_own_request_rate() {
         let (limiter, _dir) = limiter().await;
-        assert_eq!(
-            limiter.check_rate("AC1"),
-            Ok(()),
-            "no rate limit by default"
-        );
+        async fn request(limiter: &Limiter, credential: &str) -> Result<(), Refused> {
+            let many = Threshold {
+                concurrency: 100,
+                queue_wait: Duration::ZERO,
+            };
+            limiter
+                .acquire("AC1", "Calls:read", many, Some(credential))
+                .await
+                .map(drop)
+        }
+        for _ in 0..5 {
+            assert_eq!(
+                request(&limiter, "AC1").await,
+                Ok(()),
+                "no rate limit by default"
+            );
+        }
         let limiter = limiter.with_rate(std::num::NonZeroU32::new(2));
-        assert_eq!(limiter.check_rate("SK1"), Ok(()));
-        assert_eq!(limiter.check_rate("SK1"), Ok(()));
-        let wait = limiter.check_rate("SK1").unwrap_err();
+        assert_eq!(request(&limiter, "SK1").await, Ok(()));
+        assert_eq!(request(&limiter, "SK1").await, Ok(()));
+        let Err(Refused::Rate(wait)) = request(&limiter, "SK1").await else {
+            panic!("the third request in a minute is over the rate");
+        };
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(30),
             "{wait:?}"
         );
         // Another key of the same account is counted apart.
-        assert_eq!(limiter.check_rate("SK2"), Ok(()));
+        assert_eq!(request(&limiter, "SK2").await, Ok(()));
+        assert_eq!(limiter.usage("AC1", "Calls:read").current, 0);
     }
 
     #[tokio::test]

@@ -195,43 +195,52 @@ pub fn recording_from_row(row: &AnyRow) -> Result<Recording, sqlx::Error> {
     })
 }
 
+/// Inserts `call` through `executor`: the pool, or a transaction that
+/// writes more about the call beside it.
+pub async fn insert_call_on<'e, E>(executor: E, call: &Call) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(&format!(
+        "INSERT INTO calls ({CALL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
+    ))
+    .bind(&call.sid)
+    .bind(&call.account_sid)
+    .bind(&call.parent_call_sid)
+    .bind(&call.direction)
+    .bind(&call.from)
+    .bind(&call.to)
+    .bind(&call.caller_name)
+    .bind(&call.forwarded_from)
+    .bind(call.status.as_str())
+    .bind(&call.answered_by)
+    .bind(&call.phone_number_sid)
+    .bind(&call.application_sid)
+    .bind(&call.url)
+    .bind(&call.method)
+    .bind(&call.fallback_url)
+    .bind(&call.fallback_method)
+    .bind(&call.twiml)
+    .bind(&call.status_callback)
+    .bind(&call.status_callback_method)
+    .bind(&call.status_callback_events)
+    .bind(call.timeout_secs)
+    .bind(&call.node)
+    .bind(&call.channel_uuid)
+    .bind(call.start_time)
+    .bind(call.end_time)
+    .bind(call.duration)
+    .bind(call.date_created)
+    .bind(call.date_updated)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     pub async fn insert_call(&self, call: &Call) -> Result<(), StoreError> {
-        sqlx::query(&format!(
-            "INSERT INTO calls ({CALL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
-        ))
-        .bind(&call.sid)
-        .bind(&call.account_sid)
-        .bind(&call.parent_call_sid)
-        .bind(&call.direction)
-        .bind(&call.from)
-        .bind(&call.to)
-        .bind(&call.caller_name)
-        .bind(&call.forwarded_from)
-        .bind(call.status.as_str())
-        .bind(&call.answered_by)
-        .bind(&call.phone_number_sid)
-        .bind(&call.application_sid)
-        .bind(&call.url)
-        .bind(&call.method)
-        .bind(&call.fallback_url)
-        .bind(&call.fallback_method)
-        .bind(&call.twiml)
-        .bind(&call.status_callback)
-        .bind(&call.status_callback_method)
-        .bind(&call.status_callback_events)
-        .bind(call.timeout_secs)
-        .bind(&call.node)
-        .bind(&call.channel_uuid)
-        .bind(call.start_time)
-        .bind(call.end_time)
-        .bind(call.duration)
-        .bind(call.date_created)
-        .bind(call.date_updated)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_call_on(&self.pool, call).await
     }
 
     /// The call, if it is `account_sid`'s.
