@@ -3,7 +3,8 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::records::bind_all;
+use super::{Column, Store, StoreError};
 
 /// Which page of a list to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +46,27 @@ pub struct Listing<'a> {
     /// The condition that scopes rows to `$1`, the account: usually `account_sid = $1`.
     pub scope: &'a str,
     pub account_sid: &'a str,
-    /// Conditions such as `("to_number =", value)`, joined with AND.
-    pub filters: Vec<(&'a str, String)>,
+    /// Conditions such as `("to_number =", Column::Text(…))` or
+    /// `("start_time >=", Column::Int(…))`, joined with AND; values are bound, never spliced.
+    pub filters: Vec<(&'a str, Column)>,
+}
+
+impl<'a> Listing<'a> {
+    /// The rows of `table` that are `account_sid`'s.
+    pub fn new(table: &'a str, columns: &'a str, account_sid: &'a str) -> Listing<'a> {
+        Listing {
+            table,
+            columns,
+            scope: "account_sid = $1",
+            account_sid,
+            filters: Vec::new(),
+        }
+    }
+
+    /// Keeps only the rows where `condition` (a column and operator) holds for `value`.
+    pub fn filter(&mut self, condition: &'a str, value: Column) {
+        self.filters.push((condition, value));
+    }
 }
 
 /// One page of rows and whether more follow.
@@ -84,8 +104,10 @@ impl Store {
             sql.push_str(&format!(" AND {condition} ${n}"));
         }
         if page.after.is_some() {
+            // `date_created <=` alone bounds the index range scan, so a page
+            // deep in the list starts where it is instead of skipping there.
             sql.push_str(&format!(
-                " AND (date_created < ${} OR (date_created = ${} AND sid < ${}))",
+                " AND date_created <= ${} AND (date_created < ${} OR sid < ${})",
                 n + 1,
                 n + 1,
                 n + 2
@@ -97,10 +119,10 @@ impl Store {
         if page.after.is_none() && page.number > 0 {
             sql.push_str(&format!(" OFFSET {}", page.number * page.size));
         }
-        let mut query = sqlx::query(&sql).bind(listing.account_sid);
-        for (_, value) in &listing.filters {
-            query = query.bind(value);
-        }
+        let mut query = bind_all(
+            sqlx::query(&sql).bind(listing.account_sid),
+            &listing.filters,
+        );
         if let Some(cursor) = &page.after {
             query = query.bind(cursor.date_created).bind(&cursor.sid);
         }
