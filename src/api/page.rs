@@ -159,25 +159,31 @@ fn envelope<'a, R>(
 
 /// The list body for items held in memory (a queue's callers): paged by
 /// `Page` over the whole list, which is short.
-pub fn memory_envelope(key: &str, path: &str, request: &PageRequest, items: Vec<Value>) -> Value {
+pub fn memory_envelope<R: Serialize>(
+    key: &str,
+    path: &str,
+    request: &PageRequest,
+    items: Vec<R>,
+) -> Response {
     let uri = |number: i64| format!("{path}?PageSize={}&Page={number}", request.size);
     let start = (request.number * request.size) as usize;
     let total = items.len();
-    let page: Vec<Value> = items
+    let page: Vec<R> = items
         .into_iter()
         .skip(start)
         .take(request.size as usize)
         .collect();
     let more = start + page.len() < total;
-    json!({
-        "first_page_uri": uri(0),
-        "end": start as i64 + (page.len() as i64 - 1).max(0),
-        "next_page_uri": more.then(|| uri(request.number + 1)),
-        "page": request.number,
-        "page_size": request.size,
-        "previous_page_uri": (request.number > 0).then(|| uri(request.number - 1)),
-        "start": start,
-        "uri": uri(request.number),
-        key: page,
+    Json(Envelope {
+        end: start as i64 + (page.len() as i64 - 1).max(0),
+        items: BTreeMap::from([(key, page)]),
+        first_page_uri: uri(0),
+        next_page_uri: more.then(|| uri(request.number + 1)),
+        page: request.number,
+        page_size: request.size,
+        previous_page_uri: (request.number > 0).then(|| uri(request.number - 1)),
+        start: start as i64,
+        uri: uri(request.number),
     })
+    .into_response()
 }
