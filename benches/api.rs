@@ -8,9 +8,15 @@
 //! 1. Calls list, the account holding `ROWS` calls (seeded in SQL): the first
 //!    page, deep pages reached by `PageToken`, and lists filtered by Status,
 //!    To and StartTime;
-//! 2. Calls create: each answered `201` with the call queued; the calls go to
-//!    a number that rings without answering, so they never fetch TwiML and
-//!    the figure is the API's, not the call router's.
+//! 2. Calls create: each answered `201` with the call queued. The calls go to
+//!    a number that rings without answering, so none fetches TwiML or runs a
+//!    verb; where the account's calls-per-second pacing holds them in the
+//!    queue, none is even originated while the bench runs.
+//!
+//! Each line gives requests per second, latency percentiles as the clients
+//! see them, and the CPU each request cost this process (server, clients,
+//! virtual switch) and the PostgreSQL backends serving it: on a shared machine
+//! the CPU figures say more than the rates.
 //!
 //! `cargo bench --bench api` with PostgreSQL at `SWITCHBOARD_TEST_POSTGRES_URL`
 //! (default `postgres://postgres:postgres@127.0.0.1:5432/test`). `SECS=10
