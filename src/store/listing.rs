@@ -147,4 +147,88 @@ mod tests {
         assert_eq!(Cursor::parse("PAxyz"), None);
         assert_eq!(Cursor::parse("PA1_AP' OR 1=1 --"), None);
     }
+
+    fn call(account_sid: &str, date_created: i64, start_time: Option<i64>) -> super::super::Call {
+        super::super::Call {
+            sid: crate::sid::Sid::new(crate::sid::Kind::Call).to_string(),
+            account_sid: account_sid.to_owned(),
+            parent_call_sid: None,
+            direction: "outbound-api".into(),
+            from: "+15005550100".into(),
+            to: "+15005550006".into(),
+            caller_name: None,
+            forwarded_from: None,
+            status: super::super::CallStatus::Completed,
+            answered_by: None,
+            phone_number_sid: None,
+            application_sid: None,
+            url: None,
+            method: "POST".into(),
+            fallback_url: None,
+            fallback_method: "POST".into(),
+            twiml: Some("<Response/>".into()),
+            status_callback: None,
+            status_callback_method: "POST".into(),
+            status_callback_events: "completed".into(),
+            timeout_secs: 60,
+            node: None,
+            channel_uuid: None,
+            start_time,
+            end_time: None,
+            duration: None,
+            date_created,
+            date_updated: date_created,
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_by_cursor_walk_a_filtered_list_once_in_order_through_ties() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        );
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let mine = store.create_account("Mine", None).await.unwrap();
+        let other = store.create_account("Other", None).await.unwrap();
+        let mut expected = Vec::new();
+        // Three calls share each creation time, so pages must break ties by sid.
+        for i in 0..30 {
+            let started = (i % 3 != 0).then_some(1_000 + i);
+            let c = call(&mine.sid, 100 + i / 3, started);
+            store.insert_call(&c).await.unwrap();
+            if started.is_some_and(|t| t >= 1_005) {
+                expected.push((c.date_created, c.sid));
+            }
+            store
+                .insert_call(&call(&other.sid, 100 + i / 3, started))
+                .await
+                .unwrap();
+        }
+        expected.sort();
+        expected.reverse();
+        let mut listing = Listing::new("calls", "sid, date_created", &mine.sid);
+        listing.filter("start_time >=", Column::Int(1_005));
+        let mut seen = Vec::new();
+        let mut request = PageRequest {
+            size: 4,
+            number: 0,
+            after: None,
+        };
+        loop {
+            let page = store.list(&listing, &request).await.unwrap();
+            for row in &page.rows {
+                seen.push((
+                    row.get::<i64, _>("date_created"),
+                    row.get::<String, _>("sid"),
+                ));
+            }
+            match page.next_cursor().unwrap() {
+                Some(cursor) => request.after = Some(cursor),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected);
+    }
 }
