@@ -166,28 +166,44 @@ fn cpu_time(pid: &str) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// CPU used by this process (server, clients, virtual switch) and by the
-/// PostgreSQL backends serving its database.
-#[derive(Clone, Copy)]
+/// CPU used so far by this process (server, clients, virtual switch) and by
+/// each PostgreSQL backend serving its database.
 struct Cpu {
     process: Duration,
-    postgres: Duration,
+    postgres: std::collections::HashMap<i32, Duration>,
 }
 
 async fn cpu(store: &Store) -> Cpu {
     use sqlx::Row;
-    let backends = sqlx::query(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
+    let backends =
+        sqlx::query("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
     Cpu {
         process: cpu_time("self"),
         postgres: backends
             .iter()
-            .map(|row| cpu_time(&row.get::<i32, _>("pid").to_string()))
-            .sum(),
+            .map(|row| {
+                let pid: i32 = row.get("pid");
+                (pid, cpu_time(&pid.to_string()))
+            })
+            .collect(),
+    }
+}
+
+impl Cpu {
+    /// CPU used between `before` and now, by backend, so connections opened
+    /// in between count whole and none is counted twice.
+    fn since(&self, before: &Cpu) -> (Duration, Duration) {
+        let postgres = self
+            .postgres
+            .iter()
+            .map(|(pid, now)| {
+                now.saturating_sub(before.postgres.get(pid).copied().unwrap_or_default())
+            })
+            .sum();
+        (self.process.saturating_sub(before.process), postgres)
     }
 }
 
@@ -267,13 +283,10 @@ async fn drive(store: &Store, clients: usize, secs: u64, expect: u16, request: R
         latencies.extend(task.await.unwrap());
     }
     latencies.sort_unstable();
-    let per_request =
-        |a: Duration, b: Duration| a.saturating_sub(b) / latencies.len().max(1) as u32;
+    let (process, postgres) = after.since(&before);
+    let requests = latencies.len().max(1) as u32;
     Figures {
-        cpu: (
-            per_request(after.process, before.process),
-            per_request(after.postgres, before.postgres),
-        ),
+        cpu: (process / requests, postgres / requests),
         requests: latencies.len(),
         elapsed: run,
         latencies,
