@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Db, TestApp};
+use common::{AppServer, Db, TestApp};
 use switchboard::store::{Column, Record};
 
 fn python() -> String {
@@ -47,6 +47,10 @@ async fn the_twilio_helper_library_works_unchanged(db: Db) {
             .await
             .unwrap();
     }
+    let app = AppServer::start().await;
+    app.twiml("/hold", r#"<Response><Pause length="60"/></Response>"#);
+    app.twiml("/malformed", "<Response><Say>unclosed</Response>");
+    app.twiml("/recorded", "<Response><Hangup/></Response>");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/rest_api.py");
     let output = tokio::process::Command::new(python())
         .arg(script)
@@ -58,6 +62,7 @@ async fn the_twilio_helper_library_works_unchanged(db: Db) {
         .env("BULK_ACCOUNT_SID", &bulk.sid)
         .env("BULK_AUTH_TOKEN", &bulk.auth_token)
         .env("BULK_COUNT", BULK.to_string())
+        .env("APP_URL", app.url(""))
         .output()
         .await
         .unwrap();

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::auth::Scope;
-use super::page::{envelope, page_request};
+use super::page::List;
 use super::params::{invalid, Form, Params};
 use super::{rfc2822, ApiError, Principal, VERSION};
 use crate::app::App;
@@ -91,41 +92,20 @@ pub async fn list(
     State(app): State<Arc<App>>,
     principal: Principal,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::from_query(uri.query());
-    let request = page_request(&params)?;
-    let mut filters = Vec::new();
-    let mut conditions = Vec::new();
-    if let Some(name) = params.get("FriendlyName") {
-        filters.push(("FriendlyName", name));
-        conditions.push(("friendly_name =", name.to_owned()));
-    }
-    if let Some(status) = params.get("Status") {
-        filters.push(("Status", status));
-        conditions.push(("status =", status.to_owned()));
-    }
-    let listing = Listing {
-        table: "accounts",
-        columns: ACCOUNT_COLUMNS,
-        scope: "(sid = $1 OR owner_sid = $1)",
-        account_sid: &principal.account.sid,
-        filters: conditions,
-    };
-    let page = app.store.list(&listing, &request).await?;
-    let items = page
-        .rows
-        .iter()
-        .map(|row| account_from_row(row).map(|a| account_json(&a)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(envelope(
-        "accounts",
-        &format!("/{VERSION}/Accounts.json"),
-        &filters,
-        &request,
-        &page,
-        items,
-    )?))
+    let path = format!("/{VERSION}/Accounts.json");
+    let mut listing = Listing::new("accounts", ACCOUNT_COLUMNS, &principal.account.sid);
+    listing.scope = "(sid = $1 OR owner_sid = $1)";
+    let mut list = List::new("accounts", &path, listing);
+    list.filter_equal(
+        &params,
+        &[("FriendlyName", "friendly_name ="), ("Status", "status =")],
+    );
+    list.answer(&app, &params, |row| {
+        account_from_row(row).map(|a| account_json(&a))
+    })
+    .await
 }
 
 /// An account in Twilio's JSON shape.

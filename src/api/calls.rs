@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::auth::Scope;
-use super::page::{envelope, page_request};
+use super::page::List;
 use super::params::{check_url, invalid, Form, Params, INVALID_URL};
 use super::resource::is_e164;
 use super::{json_segment, rfc2822, ApiError, VERSION};
@@ -17,7 +18,9 @@ use crate::app::App;
 use crate::limits::cps::PacerError;
 use crate::router::{Control, Instructions, RouterError};
 use crate::sid::{Kind, Sid};
-use crate::store::{call_from_row, now_millis, Call, CallStatus, Listing, Record, CALL_COLUMNS};
+use crate::store::{
+    call_from_row, now_millis, Call, CallStatus, Column, Listing, Record, CALL_COLUMNS,
+};
 use crate::webhook::Method;
 
 const STATUS_CALLBACK_EVENTS: [&str; 4] = ["initiated", "ringing", "answered", "completed"];
@@ -34,49 +37,93 @@ fn call_columns() -> String {
 }
 
 /// A call and its queue time from a row of [`call_columns`].
-fn call_json_from_row(row: &sqlx::any::AnyRow) -> Result<Value, sqlx::Error> {
+fn call_from_api_row(row: &sqlx::any::AnyRow) -> Result<CallResource, sqlx::Error> {
     use sqlx::Row;
-    Ok(call_json(&call_from_row(row)?, row.try_get("queue_time")?))
+    Ok(CallResource::new(
+        call_from_row(row)?,
+        row.try_get("queue_time")?,
+    ))
 }
 
-/// A call in Twilio's JSON shape; `queue_time` in milliseconds.
-pub fn call_json(call: &Call, queue_time: Option<i64>) -> Value {
-    let uri = format!(
-        "/{VERSION}/Accounts/{}/Calls/{}",
-        call.account_sid, call.sid
-    );
-    json!({
-        "account_sid": call.account_sid,
-        "annotation": null,
-        "answered_by": call.answered_by,
-        "api_version": VERSION,
-        "caller_name": call.caller_name,
-        "date_created": rfc2822(call.date_created),
-        "date_updated": rfc2822(call.date_updated),
-        "direction": call.direction,
-        "duration": call.duration.map(|d| d.to_string()),
-        "end_time": call.end_time.map(rfc2822),
-        "forwarded_from": call.forwarded_from,
-        "from": call.from,
-        "from_formatted": call.from,
-        "group_sid": null,
-        "parent_call_sid": call.parent_call_sid,
-        "phone_number_sid": call.phone_number_sid,
-        "price": null,
-        "price_unit": "USD",
-        "queue_time": queue_time.unwrap_or(0).to_string(),
-        "sid": call.sid,
-        "start_time": call.start_time.map(rfc2822),
-        "status": call.status.as_str(),
-        "subresource_uris": {
-            "notifications": format!("{uri}/Notifications.json"),
-            "recordings": format!("{uri}/Recordings.json"),
-        },
-        "to": call.to,
-        "to_formatted": call.to,
-        "trunk_sid": null,
-        "uri": format!("{uri}.json"),
-    })
+/// A call in Twilio's JSON shape. A typed struct (fields in Twilio's
+/// alphabetical order) rather than a `json!` map: lists render many of them.
+#[derive(Serialize)]
+pub struct CallResource {
+    account_sid: String,
+    annotation: Option<String>,
+    answered_by: Option<String>,
+    api_version: &'static str,
+    caller_name: Option<String>,
+    date_created: String,
+    date_updated: String,
+    direction: String,
+    duration: Option<String>,
+    end_time: Option<String>,
+    forwarded_from: Option<String>,
+    from: String,
+    from_formatted: String,
+    group_sid: Option<String>,
+    parent_call_sid: Option<String>,
+    phone_number_sid: Option<String>,
+    price: Option<String>,
+    price_unit: &'static str,
+    queue_time: String,
+    sid: String,
+    start_time: Option<String>,
+    status: &'static str,
+    subresource_uris: CallSubresources,
+    to: String,
+    to_formatted: String,
+    trunk_sid: Option<String>,
+    uri: String,
+}
+
+#[derive(Serialize)]
+struct CallSubresources {
+    notifications: String,
+    recordings: String,
+}
+
+impl CallResource {
+    /// `queue_time`: milliseconds the call waited for its account's origination slot.
+    pub fn new(call: Call, queue_time: Option<i64>) -> CallResource {
+        let uri = format!(
+            "/{VERSION}/Accounts/{}/Calls/{}",
+            call.account_sid, call.sid
+        );
+        CallResource {
+            annotation: None,
+            answered_by: call.answered_by,
+            api_version: VERSION,
+            caller_name: call.caller_name,
+            date_created: rfc2822(call.date_created),
+            date_updated: rfc2822(call.date_updated),
+            direction: call.direction,
+            duration: call.duration.map(|d| d.to_string()),
+            end_time: call.end_time.map(rfc2822),
+            forwarded_from: call.forwarded_from,
+            from_formatted: call.from.clone(),
+            from: call.from,
+            group_sid: None,
+            parent_call_sid: call.parent_call_sid,
+            phone_number_sid: call.phone_number_sid,
+            price: None,
+            price_unit: "USD",
+            queue_time: queue_time.unwrap_or(0).to_string(),
+            start_time: call.start_time.map(rfc2822),
+            status: call.status.as_str(),
+            subresource_uris: CallSubresources {
+                notifications: format!("{uri}/Notifications.json"),
+                recordings: format!("{uri}/Recordings.json"),
+            },
+            to_formatted: call.to.clone(),
+            to: call.to,
+            trunk_sid: None,
+            uri: format!("{uri}.json"),
+            account_sid: call.account_sid,
+            sid: call.sid,
+        }
+    }
 }
 
 /// Where a new call's instructions come from.
@@ -155,7 +202,7 @@ pub async fn create(
     State(app): State<Arc<App>>,
     scope: Scope,
     Form(params): Form,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CallResource>), ApiError> {
     let to = params
         .get("To")
         .filter(|t| !t.trim().is_empty())
@@ -285,8 +332,10 @@ pub async fn create(
             });
         }
     };
-    let body = call_json(&call, Some(queue_time));
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((
+        StatusCode::CREATED,
+        Json(CallResource::new(call, Some(queue_time))),
+    ))
 }
 
 /// The account's call named by the path, and its queue time.
@@ -320,9 +369,9 @@ pub async fn fetch(
     scope: Scope,
     OriginalUri(uri): OriginalUri,
     Path((_, segment)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CallResource>, ApiError> {
     let (call, queue_time) = owned_call(&app, &scope, &segment, uri.path()).await?;
-    Ok(Json(call_json(&call, queue_time)))
+    Ok(Json(CallResource::new(call, queue_time)))
 }
 
 /// `POST …/Calls/{Sid}.json`: Url/Twiml redirect a live call; Status ends it.
@@ -332,7 +381,7 @@ pub async fn update(
     OriginalUri(uri): OriginalUri,
     Path((_, segment)): Path<(String, String)>,
     Form(params): Form,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CallResource>, ApiError> {
     let (call, _) = owned_call(&app, &scope, &segment, uri.path()).await?;
     let control = match params.get("Status") {
         Some("completed") => Some(Control::End(CallStatus::Completed)),
@@ -382,7 +431,7 @@ pub async fn update(
         }
     }
     let (call, queue_time) = owned_call(&app, &scope, &segment, uri.path()).await?;
-    Ok(Json(call_json(&call, queue_time)))
+    Ok(Json(CallResource::new(call, queue_time)))
 }
 
 pub async fn delete(
@@ -422,77 +471,69 @@ pub async fn list(
     State(app): State<Arc<App>>,
     scope: Scope,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::from_query(uri.query());
-    let request = page_request(&params)?;
-    let mut filters: Vec<(&str, &str)> = Vec::new();
-    let mut conditions: Vec<(&str, String)> = Vec::new();
-    for (param, condition) in [
-        ("To", "to_number ="),
-        ("From", "from_number ="),
-        ("ParentCallSid", "parent_call_sid ="),
-    ] {
-        if let Some(v) = params.get(param) {
-            filters.push((param, v));
-            conditions.push((condition, v.to_owned()));
-        }
-    }
     if let Some(status) = params.get("Status") {
         CallStatus::parse(status)
             .ok_or_else(|| invalid("Status", status, "is not a call status"))?;
-        filters.push(("Status", status));
-        conditions.push(("status =", status.to_owned()));
     }
-    let day = 86_400_000;
-    let mut times = Vec::new();
-    for (param, after) in [
+    let path = format!("/{VERSION}/Accounts/{}/Calls.json", scope.account.sid);
+    let columns = call_columns();
+    let mut list = List::new(
+        "calls",
+        &path,
+        Listing::new("calls", &columns, &scope.account.sid),
+    );
+    list.filter_equal(
+        &params,
+        &[
+            ("To", "to_number ="),
+            ("From", "from_number ="),
+            ("ParentCallSid", "parent_call_sid ="),
+            ("Status", "status ="),
+        ],
+    );
+    const DAY: i64 = 86_400_000;
+    for (param, bound) in [
         ("StartTime", None),
-        ("StartTime>", Some(true)),
-        ("StartTime<", Some(false)),
+        ("StartTime>", Some(Bound::From)),
+        ("StartTime<", Some(Bound::Before)),
     ] {
-        let Some(v) = params.get(param) else { continue };
-        filters.push((param, v));
-        let (millis, whole_day) = parse_time(param, v)?;
-        match after {
-            None if whole_day => {
-                times.push(("start_time >=", millis));
-                times.push(("start_time <", millis + day));
-            }
-            None => times.push(("start_time =", millis)),
-            Some(true) => times.push(("start_time >=", millis)),
-            Some(false) => times.push((
-                "start_time <",
-                if whole_day { millis + day } else { millis },
-            )),
+        let Some(given) = params.get(param) else {
+            continue;
+        };
+        list.echo.push((param, given));
+        // Each filter is a range of start times, [from, before).
+        let (millis, whole_day) = parse_time(param, given)?;
+        let (from, before) = match (bound, whole_day) {
+            (None, true) => (Some(millis), Some(millis + DAY)),
+            (None, false) => (Some(millis), Some(millis + 1)),
+            (Some(Bound::From), _) => (Some(millis), None),
+            // Before a day is before its end: the day is included, as Twilio's is.
+            (Some(Bound::Before), true) => (None, Some(millis + DAY)),
+            (Some(Bound::Before), false) => (None, Some(millis)),
+        };
+        if let Some(from) = from {
+            list.listing.filter("start_time >=", Column::Int(from));
+        }
+        if let Some(before) = before {
+            list.listing.filter("start_time <", Column::Int(before));
+            // A call starts after it is created, so this bounds date_created
+            // too (with slack for instances' clocks): the list then walks its
+            // index from there instead of filtering every newer call.
+            list.listing
+                .filter("date_created <", Column::Int(before + CLOCK_SLACK_MS));
         }
     }
-    let columns = call_columns();
-    let mut listing = Listing {
-        table: "calls",
-        columns: &columns,
-        scope: "account_sid = $1",
-        account_sid: &scope.account.sid,
-        filters: conditions,
-    };
-    // The times are integers we parsed, so they are written into the SQL directly.
-    let time_sql: Vec<String> = times.iter().map(|(c, v)| format!("{c} {v} AND")).collect();
-    let scope_sql = format!("{} account_sid = $1", time_sql.concat());
-    if !times.is_empty() {
-        listing.scope = &scope_sql;
-    }
-    let page = app.store.list(&listing, &request).await?;
-    let items = page
-        .rows
-        .iter()
-        .map(call_json_from_row)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(envelope(
-        "calls",
-        &format!("/{VERSION}/Accounts/{}/Calls.json", scope.account.sid),
-        &filters,
-        &request,
-        &page,
-        items,
-    )?))
+    list.answer(&app, &params, call_from_api_row)
+        .await
+}
+
+/// How far apart two instances' clocks may be.
+const CLOCK_SLACK_MS: i64 = 300_000;
+
+/// Which side of a StartTime bound a call must start on.
+enum Bound {
+    From,
+    Before,
 }

@@ -6,18 +6,19 @@ use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::auth::Scope;
-use super::page::{envelope, page_request};
+use super::page::List;
 use super::params::{invalid, Form, Params};
 use super::{json_segment, rfc2822, ApiError, VERSION};
 use crate::app::App;
 use crate::router::{ConferenceError, Room};
-use crate::store::{flag, Listing, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS};
+use crate::store::{flag, Column, Listing, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS};
 
 const STATUSES: [&str; 3] = ["init", "in-progress", "completed"];
 
@@ -67,29 +68,12 @@ fn participant_json(row: &AnyRow) -> Result<Value, sqlx::Error> {
     }))
 }
 
-fn render(
-    rows: &[AnyRow],
-    to_json: fn(&AnyRow) -> Result<Value, sqlx::Error>,
-) -> Result<Vec<Value>, ApiError> {
-    rows.iter()
-        .map(to_json)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::internal(&e))
-}
-
 pub async fn list(
     State(app): State<Arc<App>>,
     scope: Scope,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::from_query(uri.query());
-    let request = page_request(&params)?;
-    let mut filters = Vec::new();
-    let mut conditions = Vec::new();
-    if let Some(name) = params.get("FriendlyName") {
-        filters.push(("FriendlyName", name));
-        conditions.push(("friendly_name =", name.to_owned()));
-    }
     if let Some(status) = params.get("Status") {
         if !STATUSES.contains(&status) {
             return Err(invalid(
@@ -98,26 +82,17 @@ pub async fn list(
                 "must be init, in-progress or completed",
             ));
         }
-        filters.push(("Status", status));
-        conditions.push(("status =", status.to_owned()));
     }
-    let listing = Listing {
-        table: "conferences",
-        columns: CONFERENCE_COLUMNS,
-        scope: "account_sid = $1",
-        account_sid: &scope.account.sid,
-        filters: conditions,
-    };
-    let page = app.store.list(&listing, &request).await?;
-    let items = render(&page.rows, conference_json)?;
-    Ok(Json(envelope(
+    let mut list = List::new(
         "conferences",
         uri.path(),
-        &filters,
-        &request,
-        &page,
-        items,
-    )?))
+        Listing::new("conferences", CONFERENCE_COLUMNS, &scope.account.sid),
+    );
+    list.filter_equal(
+        &params,
+        &[("FriendlyName", "friendly_name ="), ("Status", "status =")],
+    );
+    list.answer(&app, &params, conference_json).await
 }
 
 /// The account's conference named by a path segment, or 404.
@@ -184,49 +159,23 @@ pub async fn list_participants(
     scope: Scope,
     OriginalUri(uri): OriginalUri,
     Path((_, conference)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     owned_conference(&app, &scope, &conference, uri.path()).await?;
     let params = Params::from_query(uri.query());
-    let request = page_request(&params)?;
-    let mut filters = Vec::new();
-    for name in ["Muted", "Hold"] {
+    let mut listing = Listing::new(
+        "conference_participants",
+        PARTICIPANT_COLUMNS,
+        &scope.account.sid,
+    );
+    listing.filter("conference_sid =", Column::Text(Some(conference.clone())));
+    let mut list = List::new("participants", uri.path(), listing);
+    for (name, condition) in [("Muted", "muted ="), ("Hold", "hold =")] {
         if let Some(value) = params.boolean(name)? {
-            filters.push((name, if value { "true" } else { "false" }));
+            let given = if value { "true" } else { "false" };
+            list.filter(name, given, condition, Column::Int(i64::from(value)));
         }
     }
-    let listing = Listing {
-        table: "conference_participants",
-        columns: PARTICIPANT_COLUMNS,
-        scope: "account_sid = $1",
-        account_sid: &scope.account.sid,
-        filters: participant_filters(&conference, &params)?,
-    };
-    let page = app.store.list(&listing, &request).await?;
-    let items = render(&page.rows, participant_json)?;
-    Ok(Json(envelope(
-        "participants",
-        uri.path(),
-        &filters,
-        &request,
-        &page,
-        items,
-    )?))
-}
-
-/// The participant list's conditions: its conference, and Muted/Hold.
-fn participant_filters(
-    conference: &str,
-    params: &Params,
-) -> Result<Vec<(&'static str, String)>, ApiError> {
-    // Filter values are bound as text: compare the flags as text on both backends.
-    let mut conditions = vec![("conference_sid =", conference.to_owned())];
-    if let Some(muted) = params.boolean("Muted")? {
-        conditions.push(("CAST(muted AS TEXT) =", i64::from(muted).to_string()));
-    }
-    if let Some(hold) = params.boolean("Hold")? {
-        conditions.push(("CAST(hold AS TEXT) =", i64::from(hold).to_string()));
-    }
-    Ok(conditions)
+    list.answer(&app, &params, participant_json).await
 }
 
 /// A participant of the account's conference, from the path, or 404.

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 use sqlx::Row;
 
 use super::auth::Scope;
-use super::page::{envelope, page_request};
+use super::page::List;
 use super::params::{Form, Params};
 use super::{json_segment, rfc2822, ApiError, VERSION};
 use crate::app::App;
@@ -110,36 +111,20 @@ pub async fn list(
     State(app): State<Arc<App>>,
     scope: Scope,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, ApiError> {
-    let params = Params::from_query(uri.query());
-    let request = page_request(&params)?;
-    let listing = Listing {
-        table: "api_keys",
-        columns: COLUMNS,
-        scope: "account_sid = $1",
-        account_sid: &scope.account.sid,
-        filters: Vec::new(),
-    };
-    let page = app.store.list(&listing, &request).await?;
-    let items = page
-        .rows
-        .iter()
-        .map(|row| -> Result<Value, sqlx::Error> {
-            Ok(key_json(
-                row.try_get("sid")?,
-                row.try_get("friendly_name")?,
-                row.try_get("date_created")?,
-                row.try_get("date_updated")?,
-            ))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(envelope(
+) -> Result<Response, ApiError> {
+    let path = format!("/{VERSION}/Accounts/{}/Keys.json", scope.account.sid);
+    let list = List::new(
         "keys",
-        &format!("/{VERSION}/Accounts/{}/Keys.json", scope.account.sid),
-        &[],
-        &request,
-        &page,
-        items,
-    )?))
+        &path,
+        Listing::new("api_keys", COLUMNS, &scope.account.sid),
+    );
+    list.answer(&app, &Params::from_query(uri.query()), |row| {
+        Ok::<_, sqlx::Error>(key_json(
+            row.try_get("sid")?,
+            row.try_get("friendly_name")?,
+            row.try_get("date_created")?,
+            row.try_get("date_updated")?,
+        ))
+    })
+    .await
 }

@@ -12,12 +12,12 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use super::auth::Scope;
-use super::page::{envelope, page_request};
+use super::page::List;
 use super::params::Params;
 use super::{rfc2822, ApiError, VERSION};
 use crate::app::App;
 use crate::store::{
-    recording_from_row, Listing, Recording, NOTIFICATION_COLUMNS, RECORDING_COLUMNS,
+    recording_from_row, Column, Listing, Recording, NOTIFICATION_COLUMNS, RECORDING_COLUMNS,
 };
 
 fn notification_json(row: &sqlx::any::AnyRow) -> Result<Value, sqlx::Error> {
@@ -99,13 +99,21 @@ async fn list_of(
     uri: &axum::http::Uri,
     log: &Log,
     call_sid: Option<&str>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::from_query(uri.query());
-    let request = page_request(&params)?;
-    let mut filters = Vec::new();
-    let mut conditions = Vec::new();
-    let call_filter = call_sid.or(params.get("CallSid"));
-    if let Some(call_sid) = call_filter {
+    let mut list = List::new(
+        log.key,
+        uri.path(),
+        Listing::new(log.table, log.columns, &scope.account.sid),
+    );
+    // A call's own list is its path; the account's takes a CallSid filter.
+    let call_sid = match call_sid {
+        Some(sid) => Some(sid),
+        None => params.get("CallSid").inspect(|&given| {
+            list.echo.push(("CallSid", given));
+        }),
+    };
+    if let Some(call_sid) = call_sid {
         if call_sid.is_empty()
             || app
                 .store
@@ -115,35 +123,10 @@ async fn list_of(
         {
             return Err(ApiError::not_found(uri.path()));
         }
-        conditions.push(("call_sid =", call_sid.to_owned()));
+        list.listing
+            .filter("call_sid =", Column::Text(Some(call_sid.to_owned())));
     }
-    if call_sid.is_none() {
-        if let Some(v) = params.get("CallSid") {
-            filters.push(("CallSid", v));
-        }
-    }
-    let listing = Listing {
-        table: log.table,
-        columns: log.columns,
-        scope: "account_sid = $1",
-        account_sid: &scope.account.sid,
-        filters: conditions,
-    };
-    let page = app.store.list(&listing, &request).await?;
-    let items = page
-        .rows
-        .iter()
-        .map(log.render)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(envelope(
-        log.key,
-        uri.path(),
-        &filters,
-        &request,
-        &page,
-        items,
-    )?))
+    list.answer(app, &params, log.render).await
 }
 
 fn render_recording(row: &sqlx::any::AnyRow) -> Result<Value, sqlx::Error> {
@@ -154,7 +137,7 @@ pub async fn list_notifications(
     State(app): State<Arc<App>>,
     scope: Scope,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     list_of(&app, &scope, &uri, &NOTIFICATIONS, None).await
 }
 
@@ -163,7 +146,7 @@ pub async fn list_call_notifications(
     scope: Scope,
     OriginalUri(uri): OriginalUri,
     Path((_, call)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     list_of(&app, &scope, &uri, &NOTIFICATIONS, Some(&call)).await
 }
 
@@ -171,7 +154,7 @@ pub async fn list_recordings(
     State(app): State<Arc<App>>,
     scope: Scope,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     list_of(&app, &scope, &uri, &RECORDINGS, None).await
 }
 
@@ -180,7 +163,7 @@ pub async fn list_call_recordings(
     scope: Scope,
     OriginalUri(uri): OriginalUri,
     Path((_, call)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     list_of(&app, &scope, &uri, &RECORDINGS, Some(&call)).await
 }
 

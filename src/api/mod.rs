@@ -522,9 +522,16 @@ fn json_segment<'a>(segment: &'a str, path: &str) -> Result<&'a str, ApiError> {
 
 /// Twilio's date format (RFC 2822 in UTC), from Unix milliseconds.
 pub fn rfc2822(millis: i64) -> String {
+    use chrono::format::{Item, StrftimeItems};
+    // Parsed once: lists format several dates per row.
+    static FORMAT: std::sync::LazyLock<Vec<Item<'static>>> = std::sync::LazyLock::new(|| {
+        StrftimeItems::new("%a, %d %b %Y %H:%M:%S +0000")
+            .parse_to_owned()
+            .expect("a valid format")
+    });
     chrono::DateTime::from_timestamp_millis(millis)
         .unwrap_or_default()
-        .format("%a, %d %b %Y %H:%M:%S +0000")
+        .format_with_items(FORMAT.iter())
         .to_string()
 }
 
@@ -535,6 +542,10 @@ mod tests {
         assert_eq!(
             super::rfc2822(1_764_033_099_000),
             "Tue, 25 Nov 2025 01:11:39 +0000"
+        );
+        assert_eq!(
+            super::rfc2822(1_736_053_200_999),
+            "Sun, 05 Jan 2025 05:00:00 +0000"
         );
     }
 }

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::auth::Scope;
-use super::page::{envelope, memory_envelope, page_request};
+use super::page::{memory_envelope, page_request, List};
 use super::params::{check_url, invalid, Form, Params, INVALID_URL};
 use super::{json_segment, rfc2822, ApiError, VERSION};
 use crate::app::App;
@@ -99,31 +100,16 @@ pub async fn list(
     State(app): State<Arc<App>>,
     scope: Scope,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, ApiError> {
-    let params = Params::from_query(uri.query());
-    let request = page_request(&params)?;
-    let listing = Listing {
-        table: "queues",
-        columns: QUEUE_COLUMNS,
-        scope: "account_sid = $1",
-        account_sid: &scope.account.sid,
-        filters: Vec::new(),
-    };
-    let page = app.store.list(&listing, &request).await?;
-    let items = page
-        .rows
-        .iter()
-        .map(|row| queue_from_row(row).map(|q| queue_json(&app, &q)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(envelope(
+) -> Result<Response, ApiError> {
+    let list = List::new(
         "queues",
         uri.path(),
-        &[],
-        &request,
-        &page,
-        items,
-    )?))
+        Listing::new("queues", QUEUE_COLUMNS, &scope.account.sid),
+    );
+    list.answer(&app, &Params::from_query(uri.query()), |row| {
+        queue_from_row(row).map(|q| queue_json(&app, &q))
+    })
+    .await
 }
 
 /// The account's queue named by a path segment (with or without `.json`), or 404.
@@ -200,7 +186,7 @@ pub async fn list_members(
     scope: Scope,
     OriginalUri(uri): OriginalUri,
     Path((_, queue)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let queue = owned_queue(&app, &scope, &queue, uri.path()).await?;
     let params = Params::from_query(uri.query());
     let request = page_request(&params)?;
@@ -210,12 +196,12 @@ pub async fn list_members(
         .iter()
         .map(|m| member_json(&queue, m))
         .collect();
-    Ok(Json(memory_envelope(
+    Ok(memory_envelope(
         "queue_members",
         uri.path(),
         &request,
         members,
-    )))
+    ))
 }
 
 /// A caller in the queue by call SID, or `Front` for the first in line.

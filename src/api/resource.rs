@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 
 use super::auth::Scope;
 use super::endpoint::{param, Answer, Endpoint, Param, Verb};
-use super::page::{envelope, page_request};
+use super::page::List;
 use super::params::{invalid, Form, Params, INVALID_URL};
 use super::{json_segment, rfc2822, ApiError, VERSION};
 use crate::app::App;
@@ -341,31 +342,26 @@ impl Resource {
             .fetch_record(record, &self.columns())
             .await?
             .ok_or_else(|| ApiError::not_found(path))?;
-        Ok(Json(self.to_json(&row)?))
+        Ok(Json(
+            self.to_json(&row).map_err(|e| ApiError::internal(&e))?,
+        ))
     }
 
     /// The row in Twilio's JSON shape.
-    fn to_json(&self, row: &sqlx::any::AnyRow) -> Result<Value, ApiError> {
-        let text = |column: &str| -> Result<Option<String>, ApiError> {
-            row.try_get::<Option<String>, _>(column)
-                .map_err(|e| ApiError::internal(&e))
-        };
+    fn to_json(&self, row: &sqlx::any::AnyRow) -> Result<Value, sqlx::Error> {
+        let text = |column: &str| row.try_get::<Option<String>, _>(column);
         let mut object = Map::new();
         let sid = text("sid")?.unwrap_or_default();
         let account_sid = text("account_sid")?.unwrap_or_default();
         for f in self.fields {
             let value = match f.kind {
-                FieldKind::Bool => Value::Bool(
-                    row.try_get::<i64, _>(f.column)
-                        .map_err(|e| ApiError::internal(&e))?
-                        != 0,
-                ),
+                FieldKind::Bool => Value::Bool(row.try_get::<i64, _>(f.column)? != 0),
                 _ => text(f.column)?.map(Value::String).unwrap_or(Value::Null),
             };
             object.insert(f.column.to_owned(), value);
         }
         for column in ["date_created", "date_updated"] {
-            let millis: i64 = row.try_get(column).map_err(|e| ApiError::internal(&e))?;
+            let millis: i64 = row.try_get(column)?;
             object.insert(column.to_owned(), Value::String(rfc2822(millis)));
         }
         if let Value::Object(extra) = (self.extra)(&object) {
@@ -524,7 +520,8 @@ async fn create(
         .fetch_record(&record, &resource.columns())
         .await?
         .ok_or_else(|| ApiError::internal(&"a created row vanished"))?;
-    Ok((StatusCode::CREATED, Json(resource.to_json(&row)?)))
+    let created = resource.to_json(&row).map_err(|e| ApiError::internal(&e))?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn fetch(
@@ -584,40 +581,15 @@ async fn list(
     State(app): State<Arc<App>>,
     scope: Scope,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::from_query(uri.query());
-    let request = page_request(&params)?;
-    let filters: Vec<(&str, &str)> = resource
-        .filters
-        .iter()
-        .filter_map(|(param, _)| params.get(param).map(|v| (*param, v)))
-        .collect();
-    let listing = Listing {
-        table: resource.table,
-        columns: &resource.columns(),
-        scope: "account_sid = $1",
-        account_sid: &scope.account.sid,
-        filters: resource
-            .filters
-            .iter()
-            .filter_map(|(param, condition)| params.get(param).map(|v| (*condition, v.to_owned())))
-            .collect(),
-    };
-    let page = app.store.list(&listing, &request).await?;
-    let items = page
-        .rows
-        .iter()
-        .map(|row| resource.to_json(row))
-        .collect::<Result<_, _>>()?;
-    let body = envelope(
-        resource.list_key,
-        &resource.list_path(&scope.account.sid),
-        &filters,
-        &request,
-        &page,
-        items,
-    )?;
-    Ok(Json(body))
+    let path = resource.list_path(&scope.account.sid);
+    let columns = resource.columns();
+    let listing = Listing::new(resource.table, &columns, &scope.account.sid);
+    let mut list = List::new(resource.list_key, &path, listing);
+    list.filter_equal(&params, resource.filters);
+    list.answer(&app, &params, |row| resource.to_json(row))
+        .await
 }
 
 #[cfg(test)]

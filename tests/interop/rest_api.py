@@ -2,11 +2,16 @@
 with only its base URL changed. Run by tests/interop.rs against a live server.
 
 Environment: SWITCHBOARD_URL, ACCOUNT_SID, AUTH_TOKEN, OTHER_ACCOUNT_SID,
-OTHER_AUTH_TOKEN, BULK_ACCOUNT_SID, BULK_AUTH_TOKEN, BULK_COUNT.
+OTHER_AUTH_TOKEN, BULK_ACCOUNT_SID, BULK_AUTH_TOKEN, BULK_COUNT, and APP_URL,
+the developer's application (it answers /hold, /malformed and /recorded).
 """
+import datetime
 import os
+import time
 
-from twilio.base.exceptions import TwilioRestException
+import json
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 URL = os.environ["SWITCHBOARD_URL"]
@@ -25,6 +30,20 @@ def expect_error(call, status, code):
         assert e.status == status, (e.status, e.msg)
         assert e.code == code, (e.code, e.msg)
         return e
+    raise AssertionError(f"expected HTTP {status} with code {code}")
+
+
+def expect_page_error(call, status, code):
+    # The library reports a page it cannot fetch as a plain TwilioException.
+    try:
+        call()
+    except TwilioRestException:
+        raise
+    except TwilioException as e:
+        response = e.args[1]
+        assert response.status_code == status, (response.status_code, response.text)
+        assert json.loads(response.text)["code"] == code, response.text
+        return
     raise AssertionError(f"expected HTTP {status} with code {code}")
 
 
@@ -93,6 +112,97 @@ assert me.keys(key.sid).update(friendly_name="ci2").friendly_name == "ci2"
 me.keys(key.sid).delete()
 expect_error(lambda: by_key.api.v2010.accounts(sid).fetch(), 401, 20003)
 print("keys ok")
+
+# Calls on the embedded virtual switch: +15005550006 answers, +15005550003 is
+# busy, +15005550009 talks into recordings.
+APP = os.environ["APP_URL"]
+FROM = "+15005550100"
+FINAL = ("completed", "busy", "no-answer", "failed", "canceled")
+
+
+def eventually(what, probe, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def finished(call_sid):
+    def probe():
+        call = me.calls(call_sid).fetch()
+        return call if call.status in FINAL else None
+
+    return eventually(f"call {call_sid} to end", probe)
+
+
+# Create with Url, redirect to inline TwiML, end it with Status=completed.
+held = me.calls.create(to="+15005550006", from_=FROM, url=APP + "/hold")
+assert held.sid.startswith("CA") and held.status == "queued", held.status
+assert held.direction == "outbound-api" and held.to == "+15005550006"
+eventually("the call to answer", lambda: me.calls(held.sid).fetch().status == "in-progress")
+redirected = me.calls(held.sid).update(twiml='<Response><Pause length="60"/></Response>')
+assert redirected.sid == held.sid and redirected.status == "in-progress", redirected.status
+me.calls(held.sid).update(status="completed")
+held = finished(held.sid)
+assert held.status == "completed" and held.start_time and held.end_time, held.status
+expect_error(lambda: me.calls(held.sid).update(url=APP + "/hold"), 400, 21220)
+
+# Create with Twiml; a busy number ends busy.
+busy = me.calls.create(to="+15005550003", from_=FROM, twiml="<Response><Say>Hi</Say></Response>")
+assert finished(busy.sid).status == "busy"
+
+# A broken application leaves a notification on its call.
+broken = me.calls.create(to="+15005550006", from_=FROM, url=APP + "/malformed")
+finished(broken.sid)
+notes = me.calls(broken.sid).notifications.list()
+assert [n.error_code for n in notes] == ["12100"], [n.error_code for n in notes]
+assert notes[0].call_sid == broken.sid
+assert me.notifications(notes[0].sid).fetch().error_code == "12100"
+assert notes[0].sid in {n.sid for n in me.notifications.list()}
+assert me.calls(held.sid).notifications.list() == []
+
+# Record leaves a recording on its call.
+recorded = me.calls.create(
+    to="+15005550009",
+    from_=FROM,
+    twiml=f'<Response><Record maxLength="10" timeout="2" action="{APP}/recorded"/></Response>',
+)
+finished(recorded.sid)
+recordings = me.calls(recorded.sid).recordings.list()
+assert len(recordings) == 1 and recordings[0].call_sid == recorded.sid, recordings
+assert int(me.recordings(recordings[0].sid).fetch().duration) > 0
+assert [r.sid for r in me.recordings.list(call_sid=recorded.sid)] == [recordings[0].sid]
+assert me.calls(busy.sid).recordings.list() == []
+
+# Lists, newest first, filtered by To, From, Status and StartTime.
+everyone = [held.sid, busy.sid, broken.sid, recorded.sid]
+assert [c.sid for c in me.calls.list()] == everyone[::-1]
+assert [c.sid for c in me.calls.list(to="+15005550003")] == [busy.sid]
+assert [c.sid for c in me.calls.list(from_=FROM, status="busy")] == [busy.sid]
+assert [c.sid for c in me.calls.list(status="completed", page_size=1)] == [recorded.sid, broken.sid, held.sid]
+today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+started = {c.sid for c in me.calls.list(start_time=today)}
+assert started == {held.sid, broken.sid, recorded.sid}, started
+assert {c.sid for c in me.calls.list(start_time_after=held.start_time)} == started
+assert me.calls.list(start_time_before="2020-01-01") == []
+expect_page_error(lambda: me.calls.list(status="ringing-ish"), 400, 20001)
+expect_page_error(lambda: me.calls.list(start_time="yesterday"), 400, 20001)
+
+# Validation, isolation, delete.
+expect_error(lambda: me.calls.create(to="555", from_=FROM, url=APP + "/hold"), 400, 21211)
+expect_error(lambda: me.calls.create(to="+15005550006", from_=FROM, url="not a url"), 400, 21205)
+expect_error(lambda: me.calls.create(to="+15005550006", from_=FROM), 400, 21205)
+expect_error(lambda: other.calls(held.sid).fetch(), 404, 20404)
+expect_page_error(lambda: other.api.v2010.accounts(sid).calls.list(), 404, 20404)
+expect_page_error(lambda: other.calls(held.sid).recordings.list(), 404, 20404)
+assert other.calls.list() == []
+me.calls(busy.sid).delete()
+expect_error(lambda: me.calls(busy.sid).fetch(), 404, 20404)
+expect_error(lambda: other.calls(held.sid).delete(), 404, 20404)
+print("calls ok")
 
 # Auto-paging walks a long list exactly once.
 bulk = client(os.environ["BULK_ACCOUNT_SID"], os.environ["BULK_AUTH_TOKEN"])
