@@ -27,6 +27,8 @@ pub struct App {
     pub router: CallRouter,
     /// Paces the calls each account places through the API.
     pub pacer: std::sync::Arc<crate::limits::cps::Pacer>,
+    /// The event router: sinks, streams, the event socket, the outbox.
+    pub events: crate::events::Events,
     /// The built-in virtual switch, when it is the media node.
     pub vswitch: std::sync::Mutex<Option<vswitch::VSwitch>>,
     /// How many media nodes should be connected.
@@ -44,6 +46,8 @@ pub enum StartError {
     },
     #[error("the embedded virtual switch: {0}")]
     VSwitch(String),
+    #[error(transparent)]
+    Events(#[from] crate::events::SocketError),
     #[error("media layer: {0}")]
     Media(#[from] MediaError),
     #[error("cannot write {path}: {source}")]
@@ -85,9 +89,13 @@ impl App {
         let media = std::sync::Arc::new(
             Media::open(config.media.clone(), store.clone(), &metrics, &public_url).await?,
         );
+        let webhooks = Webhooks::new(config.webhook_timeout);
+        let events =
+            crate::events::Events::start(store.clone(), webhooks.clone(), &config.events).await?;
         let router = CallRouter::new(RouterConfig {
             store: store.clone(),
-            webhooks: Webhooks::new(config.webhook_timeout),
+            webhooks,
+            events: events.publisher.clone(),
             media: media.clone(),
             dial_template: config.dial_template.clone(),
             public_url: public_url.clone(),
@@ -130,6 +138,7 @@ impl App {
             media,
             router,
             pacer,
+            events,
             vswitch: std::sync::Mutex::new(vswitch),
             expected_nodes,
         })
@@ -140,6 +149,8 @@ impl App {
         // Queued calls stay queued in the store for the next instance.
         self.pacer.shutdown().await;
         self.router.shutdown().await;
+        // After the router: the calls' last events and callbacks are written.
+        self.events.shutdown().await;
         self.limits.shutdown().await;
         let vswitch = self
             .vswitch

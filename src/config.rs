@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::events::EventsConfig;
 use crate::media::{Format, IpNet, MediaConfig};
 
 /// Everything Switchboard reads from its environment.
@@ -48,6 +49,8 @@ pub struct Config {
     /// How long an instance's shares of the counters in Redis (and the
     /// calls in its origination queue) outlive it when it stops renewing them.
     pub limits_lease: Duration,
+    /// The event router: event socket, webhook retries, log retention.
+    pub events: EventsConfig,
 }
 
 /// Where calls are placed.
@@ -125,6 +128,13 @@ const KEYS: &[(&str, &str)] = &[
     ("api_rate_per_minute", "SWITCHBOARD_API_RATE_PER_MINUTE"),
     ("calls_per_second", "SWITCHBOARD_CALLS_PER_SECOND"),
     ("limits_lease_ms", "SWITCHBOARD_LIMITS_LEASE_MS"),
+    ("event_socket", "SWITCHBOARD_EVENT_SOCKET"),
+    ("event_retry_max_secs", "SWITCHBOARD_EVENT_RETRY_MAX_SECS"),
+    (
+        "event_sink_disable_after_secs",
+        "SWITCHBOARD_EVENT_SINK_DISABLE_AFTER_SECS",
+    ),
+    ("event_retention_secs", "SWITCHBOARD_EVENT_RETENTION_SECS"),
 ];
 
 /// The dial string that reaches the virtual switch's scripted far ends.
@@ -336,6 +346,7 @@ impl Config {
             },
             None => crate::limits::shared::LEASE,
         };
+        let events = parse_events(values)?;
         Ok(Config {
             listen,
             public_url,
@@ -354,6 +365,7 @@ impl Config {
             api_rate_per_minute,
             calls_per_second,
             limits_lease,
+            events,
         })
     }
 
@@ -363,7 +375,10 @@ impl Config {
             "SWITCHBOARD_DATA_DIR".to_owned(),
             data_dir.display().to_string(),
         )]);
-        Config::from_sources(None, &env).expect("the defaults are valid")
+        let mut config = Config::from_sources(None, &env).expect("the defaults are valid");
+        // Many may run at once: each takes a free port for its event socket.
+        config.events.socket = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config
     }
 
     /// The public base URL: the configured one, or one derived from the bound address.
@@ -379,6 +394,34 @@ impl Config {
         Url::parse(&format!("http://{}", SocketAddr::new(ip, bound.port())))
             .expect("a socket address makes a valid URL")
     }
+}
+
+/// The event router's keys (`event_*`).
+fn parse_events(values: &Values) -> Result<EventsConfig, ConfigError> {
+    let mut events = EventsConfig::default();
+    match values.get("event_socket") {
+        None => {}
+        Some((_, "" | "off" | "none")) => events.socket = None,
+        Some((key, v)) => {
+            events.socket =
+                Some(v.parse().map_err(|_| {
+                    invalid(key, v, "expected HOST:PORT, e.g. 127.0.0.1:8022, or off")
+                })?)
+        }
+    }
+    let secs = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
+        match values.get(name) {
+            Some((key, v)) => match v.parse::<u64>() {
+                Ok(n) if (1..=30 * 86_400).contains(&n) => Ok(Duration::from_secs(n)),
+                _ => Err(invalid(key, v, "expected whole seconds from 1 to 2592000")),
+            },
+            None => Ok(default),
+        }
+    };
+    events.retry_max = secs("event_retry_max_secs", events.retry_max)?;
+    events.sink_disable_after = secs("event_sink_disable_after_secs", events.sink_disable_after)?;
+    events.retention = secs("event_retention_secs", events.retention)?;
+    Ok(events)
 }
 
 /// The media layer's keys (`media_*`, `tts_engines`).
@@ -520,6 +563,10 @@ mod tests {
         assert_eq!(config.calls_per_second, 1, "Twilio's default");
         assert_eq!(config.limits_lease, Duration::from_secs(15));
         assert_eq!(
+            config.events.socket,
+            Some("127.0.0.1:8022".parse().unwrap())
+        );
+        assert_eq!(
             config.public_url_for(config.listen).as_str(),
             "http://127.0.0.1:8080/"
         );
@@ -569,6 +616,8 @@ mod tests {
             ("SWITCHBOARD_API_RATE_PER_MINUTE", "-5"),
             ("SWITCHBOARD_CALLS_PER_SECOND", "0"),
             ("SWITCHBOARD_LIMITS_LEASE_MS", "50"),
+            ("SWITCHBOARD_EVENT_SOCKET", "8022"),
+            ("SWITCHBOARD_EVENT_RETRY_MAX_SECS", "0"),
         ] {
             let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");

@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod limits;
 pub mod media;
 pub mod metrics;

@@ -16,6 +16,10 @@ pub enum Kind {
     ApiKey,
     ConnectApp,
     Request,
+    /// An Event Streams sink.
+    Sink,
+    /// An Event Streams subscription.
+    Subscription,
 }
 
 impl Kind {
@@ -32,6 +36,8 @@ impl Kind {
             Kind::ApiKey => "SK",
             Kind::ConnectApp => "CN",
             Kind::Request => "RQ",
+            Kind::Sink => "DG",
+            Kind::Subscription => "DF",
         }
     }
 }

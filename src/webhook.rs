@@ -176,6 +176,62 @@ impl Webhooks {
     }
 }
 
+impl Webhooks {
+    /// POSTs a JSON body (an Event Streams delivery). Twilio signs these over
+    /// the URL alone: the body is not form parameters.
+    pub async fn send_json(
+        &self,
+        url: &str,
+        body: String,
+        auth_token: &str,
+    ) -> Result<(), WebhookError> {
+        let parsed = url::Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| WebhookError::BadUrl {
+                url: url.to_owned(),
+            })?;
+        let response = self
+            .http
+            .post(parsed.clone())
+            .header(
+                "X-Twilio-Signature",
+                signature(auth_token, parsed.as_str(), &[]),
+            )
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/json; charset=utf-8",
+            )
+            .body(body)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    WebhookError::Timeout {
+                        url: url.to_owned(),
+                        secs: self.timeout.as_secs(),
+                    }
+                } else {
+                    WebhookError::Unreachable {
+                        url: url.to_owned(),
+                        reason: root_cause(&e),
+                    }
+                }
+            })?;
+        let status = response.status().as_u16();
+        let body = read_limited(response, url).await?;
+        if !(200..300).contains(&status) {
+            return Err(WebhookError::Status {
+                url: url.to_owned(),
+                status,
+                body,
+            });
+        }
+        Ok(())
+    }
+}
+
 async fn read_limited(mut response: reqwest::Response, url: &str) -> Result<String, WebhookError> {
     let mut body = Vec::new();
     loop {

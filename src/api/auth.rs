@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 
 use super::ApiError;
 use crate::app::App;
-use crate::store::{Account, AccountStatus};
+use crate::store::{Account, AccountStatus, Store};
 
 /// The authenticated caller: the account it acts as, and the API key if one was used.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ impl FromRequestParts<Arc<App>> for Principal {
             return Ok(principal.clone());
         }
         let (user, secret) = basic_credentials(parts).ok_or_else(ApiError::unauthorized)?;
-        let principal = authenticate(app, &user, &secret).await?;
+        let principal = authenticate(&app.store, &user, &secret).await?;
         match principal.account.status {
             AccountStatus::Active => Ok(principal),
             AccountStatus::Suspended => Err(ApiError::account_not_active()),
@@ -60,10 +60,11 @@ fn basic_credentials(parts: &Parts) -> Option<(String, String)> {
     Some((user.to_owned(), secret.to_owned()))
 }
 
-async fn authenticate(app: &App, user: &str, secret: &str) -> Result<Principal, ApiError> {
+/// Checks `AccountSid:AuthToken` or `ApiKeySid:Secret` (the event socket
+/// authenticates with this too).
+pub async fn authenticate(store: &Store, user: &str, secret: &str) -> Result<Principal, ApiError> {
     if user.starts_with("SK") {
-        let key = app
-            .store
+        let key = store
             .api_key(user)
             .await?
             .ok_or_else(ApiError::unauthorized)?;
@@ -71,8 +72,7 @@ async fn authenticate(app: &App, user: &str, secret: &str) -> Result<Principal, 
         if !bool::from(digest.as_bytes().ct_eq(key.secret_sha256.as_bytes())) {
             return Err(ApiError::unauthorized());
         }
-        let account = app
-            .store
+        let account = store
             .account(&key.account_sid)
             .await?
             .ok_or_else(ApiError::unauthorized)?;
@@ -81,8 +81,7 @@ async fn authenticate(app: &App, user: &str, secret: &str) -> Result<Principal, 
             api_key_sid: Some(key.sid),
         });
     }
-    let account = app
-        .store
+    let account = store
         .account(user)
         .await?
         .ok_or_else(ApiError::unauthorized)?;

@@ -10,14 +10,15 @@ mod endpoint;
 mod error;
 mod keys;
 mod logs;
-mod page;
-mod params;
+pub(crate) mod page;
+pub(crate) mod params;
 mod queues;
 mod resource;
 
-pub use auth::{Principal, Scope};
-pub use endpoint::{openapi, Endpoint, Verb};
+pub use auth::{authenticate, Principal, Scope};
+pub use endpoint::{openapi, param, required, Answer, Endpoint, Verb};
 pub use error::ApiError;
+pub use resource::FieldKind;
 
 use std::sync::Arc;
 
@@ -133,6 +134,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     for resource in resource::RESOURCES {
         endpoints.extend(resource.endpoints());
     }
+    endpoints.extend(crate::events::api::endpoints());
     endpoints
 }
 

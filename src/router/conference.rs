@@ -20,6 +20,7 @@ use super::node::Node;
 use super::session::{Interrupt, Session};
 use super::verbs::{self, Next};
 use super::Inner;
+use crate::events::event as events;
 use crate::sid::{Kind, Sid};
 use crate::store::{now_millis, Participant};
 use crate::webhook::{self, Method};
@@ -494,6 +495,10 @@ pub async fn join(
         Some(&participant),
         Vec::new(),
     );
+    let data = participant_data(&room, &participant);
+    session
+        .publish(events::CONFERENCE_PARTICIPANT_JOINED, data)
+        .await;
     if participant.start_conference_on_enter {
         room.start(&router).await;
     }
@@ -613,6 +618,18 @@ async fn attend(
     inside.map(|_| ())
 }
 
+/// A participant as the event router describes it.
+fn participant_data(room: &Room, participant: &Participant) -> serde_json::Value {
+    serde_json::json!({
+        "conference_sid": room.sid,
+        "friendly_name": room.friendly_name,
+        "call_sid": participant.call_sid,
+        "muted": participant.muted,
+        "hold": participant.hold,
+        "label": participant.label,
+    })
+}
+
 /// The participant is out: the room reports it, and ends when this was the
 /// last one in or one whose exit ends it.
 async fn leave(session: &Session, room: &Room, participant: &Participant) {
@@ -644,6 +661,10 @@ async fn leave(session: &Session, room: &Room, participant: &Participant) {
         Some(&participant),
         Vec::new(),
     );
+    let data = participant_data(room, &participant);
+    session
+        .publish(events::CONFERENCE_PARTICIPANT_LEFT, data)
+        .await;
     if remaining == 0 {
         room.end(router, "last-participant-left", Some(&participant.call_sid))
             .await;

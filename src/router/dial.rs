@@ -16,6 +16,7 @@ use twiml::{CallProgressEvent, DialTarget};
 use super::session::{call_params, Interrupt, Session};
 use super::unanswered_status;
 use super::verbs::{self, Next};
+use crate::events::event as events;
 use crate::sid::{Kind, Sid};
 use crate::store::{now_millis, Call, CallStatus};
 use crate::webhook::{self, Method};
@@ -97,15 +98,17 @@ pub async fn dial(session: &mut Session, dial: &twiml::Dial) -> Result<Next, Int
         Ok(winner) => winner,
         Err(interrupt) => {
             finish_parties(session, &mut parties, None, true).await;
+            publish_completed(session, &parties, None).await;
             if let (Interrupt::HungUp, Some(action)) =
                 (&interrupt, action_request(session, dial, &parties, None))
             {
-                verbs::report_action(session, action);
+                verbs::report_action(session, action).await;
             }
             return Err(interrupt);
         }
     };
     finish_parties(session, &mut parties, winner, false).await;
+    publish_completed(session, &parties, winner).await;
     match dial.action() {
         Some(action) => match action_request(session, dial, &parties, winner) {
             Some(request) => Ok(verbs::goto(request)),
@@ -387,11 +390,13 @@ async fn progress(session: &mut Session, party: &mut Party, status: CallStatus, 
     if party.call.status.is_final() {
         params.push(("CallDuration".into(), party.billsec().to_string()));
     }
-    session.report(webhook::Request {
-        url: url.clone(),
-        method: *method,
-        params,
-    });
+    session
+        .report(webhook::Request {
+            url: url.clone(),
+            method: *method,
+            params,
+        })
+        .await;
 }
 
 /// Waits briefly for every party's hangup, which carries its billsec.
@@ -445,14 +450,9 @@ async fn finish_parties(
     }
 }
 
-/// The Dial action's request: DialCallStatus, and the connected (or only) party's call.
-fn action_request(
-    session: &Session,
-    dial: &twiml::Dial,
-    parties: &[Party],
-    winner: Option<usize>,
-) -> Option<verbs::Action> {
-    dial.action()?;
+/// The Dial's status (DialCallStatus) and the party it reports: the
+/// connected one, or the only one.
+fn outcome(parties: &[Party], winner: Option<usize>) -> (CallStatus, Option<usize>) {
     let reported = winner.or((parties.len() == 1).then_some(0));
     let status = match (winner, reported) {
         (Some(_), _) => CallStatus::Completed,
@@ -463,6 +463,31 @@ fn action_request(
         CallStatus::Canceled if winner.is_none() => CallStatus::NoAnswer,
         s => s,
     };
+    (status, reported)
+}
+
+/// Publishes `dial.completed`, with what the action would be told.
+async fn publish_completed(session: &Session, parties: &[Party], winner: Option<usize>) {
+    let (status, reported) = outcome(parties, winner);
+    let party = reported.map(|i| &parties[i]);
+    let data = serde_json::json!({
+        "dial_call_status": status.as_str(),
+        "dial_call_sid": party.map(|p| p.call.sid.clone()),
+        "dial_call_duration": winner.map(|i| parties[i].billsec()),
+        "to": party.map(|p| p.call.to.clone()),
+    });
+    session.publish(events::DIAL_COMPLETED, data).await;
+}
+
+/// The Dial action's request: DialCallStatus, and the connected (or only) party's call.
+fn action_request(
+    session: &Session,
+    dial: &twiml::Dial,
+    parties: &[Party],
+    winner: Option<usize>,
+) -> Option<verbs::Action> {
+    dial.action()?;
+    let (status, reported) = outcome(parties, winner);
     let mut extra = vec![("DialCallStatus".to_owned(), status.as_str().to_owned())];
     if let Some(i) = reported {
         extra.push(("DialCallSid".into(), parties[i].call.sid.clone()));

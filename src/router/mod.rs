@@ -29,6 +29,7 @@ pub use queue::{Member, Queues};
 use session::{Interrupt, Session};
 
 use crate::config::EslNode;
+use crate::events::{event as events, Event, Publisher};
 use crate::media::Media;
 use crate::sid::{Kind, Sid};
 use crate::store::{now_millis, Call, CallStatus, Store};
@@ -76,6 +77,8 @@ pub struct CallRouter {
 pub struct Inner {
     pub store: Store,
     pub webhooks: Webhooks,
+    /// Where the call's events go: `events.publish(Event { … })`.
+    pub events: Publisher,
     pub media: Arc<Media>,
     nodes: Mutex<Vec<Arc<Node>>>,
     /// Each live call's control queue. Boxed: a queue's first block holds 32
@@ -98,6 +101,8 @@ pub struct Inner {
 pub struct RouterConfig {
     pub store: Store,
     pub webhooks: Webhooks,
+    /// The event router's publisher.
+    pub events: Publisher,
     /// Where Play and Say audio comes from.
     pub media: Arc<Media>,
     pub dial_template: String,
@@ -111,6 +116,7 @@ impl CallRouter {
         let inner = Arc::new(Inner {
             store: config.store,
             webhooks: config.webhooks,
+            events: config.events,
             media: config.media,
             nodes: Mutex::new(Vec::new()),
             live: Mutex::new(HashMap::new()),
@@ -161,9 +167,10 @@ impl CallRouter {
         let parked = self.inner.parked.clone();
         let token = self.inner.token.clone();
         let dispatcher = connected.clone();
+        let publisher = self.inner.events.clone();
         self.inner.tracker.spawn(async move {
             tokio::select! {
-                () = dispatcher.dispatch(events, parked) => {}
+                () = dispatcher.dispatch(events, parked, publisher) => {}
                 () = token.cancelled() => {}
             }
         });
@@ -292,6 +299,22 @@ impl CallRouter {
             Ok(Some(row)) => row,
             Ok(None) => {
                 tracing::warn!(node = %node.name, %uuid, %to, %from, "inbound call to a number no account owns: rejected");
+                // No account owns it: logged, and delivered to no tenant.
+                self.inner
+                    .events
+                    .publish(Event {
+                        kind: events::CALL_REJECTED,
+                        account_sid: String::new(),
+                        call_sid: None,
+                        data: serde_json::json!({
+                            "from": from,
+                            "to": to,
+                            "reason": "unallocated-number",
+                            "node": node.name,
+                            "channel_uuid": uuid,
+                        }),
+                    })
+                    .await;
                 let _ = node
                     .client
                     .api(&format!("uuid_kill {uuid} UNALLOCATED_NUMBER"))
@@ -494,7 +517,10 @@ async fn outbound(mut session: Session, instructions: Instructions) {
     {
         tracing::error!(call = %call.sid, error = %e, "cannot record the call's channel");
     }
-    session.status_callback("initiated");
+    session
+        .publish(events::CALL_INITIATED, session.call_data())
+        .await;
+    session.status_callback("initiated").await;
     let job = match session.node.client.bgapi(&command).await {
         Ok(job) => job,
         Err(e) => {
@@ -570,6 +596,9 @@ async fn outbound(mut session: Session, instructions: Instructions) {
 
 /// Takes a parked inbound call through its instructions.
 async fn inbound(session: Session, instructions: Instructions) {
+    session
+        .publish(events::CALL_RINGING, session.call_data())
+        .await;
     // The caller may have hung up before the call was claimed.
     let exists = session
         .node

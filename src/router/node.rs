@@ -119,8 +119,14 @@ impl Node {
 
     /// Reads the node's events until the connection ends for good: owned
     /// channels' events go to their call; a channel parked without a call is
-    /// handed to `parked`. Never blocks on a call, so replies keep flowing.
-    pub async fn dispatch(self: Arc<Self>, mut events: EventStream, parked: mpsc::Sender<Parked>) {
+    /// handed to `parked`; every event is offered to the event socket. Never
+    /// blocks on a call, so replies keep flowing.
+    pub async fn dispatch(
+        self: Arc<Self>,
+        mut events: EventStream,
+        parked: mpsc::Sender<Parked>,
+        publisher: crate::events::Publisher,
+    ) {
         while let Some(incoming) = events.recv().await {
             let event = match incoming {
                 Incoming::Event(event) => event,
@@ -138,6 +144,8 @@ impl Node {
                 continue;
             };
             tracing::trace!(node = %self.name, %uuid, event = ?event.event_name(), "event");
+            // The event socket's listeners see their own channels' events.
+            publisher.channel_event(&event);
             let owner = self.lock().get(&uuid).cloned();
             let name = event.event_name();
             let unclaimed_park =

@@ -16,6 +16,7 @@ use super::hold::{self, Ended, Hold};
 use super::session::{Interrupt, Session};
 use super::verbs::{self, Next};
 use super::Instructions;
+use crate::events::event as events;
 use crate::store::{now_millis, Queue, DEFAULT_QUEUE_SIZE};
 
 /// The lines of every queue with callers in it, by queue SID.
@@ -209,6 +210,18 @@ pub async fn enqueue(session: &mut Session, enqueue: &twiml::Enqueue) -> Result<
     if !router.queues.join(&queue, waiter) {
         return result(session, enqueue, "queue-full", Some(&queue), 0, None).await;
     }
+    let call_sid = session.call.sid.clone();
+    let member = |reason: Option<&str>, waited: Option<i64>| {
+        serde_json::json!({
+            "queue_sid": queue.sid,
+            "queue_name": name,
+            "call_sid": call_sid,
+            "reason": reason,
+            "wait_time": waited,
+        })
+    };
+    let data = member(None, None);
+    session.publish(events::QUEUE_MEMBER_JOINED, data).await;
     let url = enqueue
         .wait_url()
         .map(|u| session.resolve(u.trim()).unwrap_or_default());
@@ -249,11 +262,19 @@ pub async fn enqueue(session: &mut Session, enqueue: &twiml::Enqueue) -> Result<
     router.queues.remove(&queue.sid, &session.call.sid);
     router.queues.tidy(&queue.sid);
     let waited = (now_millis() - enqueued_at) / 1000;
+    let reason = match &ended {
+        Ok(Ended::Released) => "dequeued",
+        Ok(Ended::Leave) => "leave",
+        Ok(Ended::Hangup) | Err(Interrupt::HungUp) => "hangup",
+        Err(_) => "redirected",
+    };
+    let data = member(Some(reason), Some(waited));
+    session.publish(events::QUEUE_MEMBER_LEFT, data).await;
     let ended = match ended {
         Ok(ended) => ended,
         Err(Interrupt::HungUp) => {
             if let Some(action) = enqueue_action(session, enqueue, "hangup", &queue, waited, None) {
-                verbs::report_action(session, action);
+                verbs::report_action(session, action).await;
             }
             return Err(Interrupt::HungUp);
         }
@@ -266,7 +287,7 @@ pub async fn enqueue(session: &mut Session, enqueue: &twiml::Enqueue) -> Result<
         Ended::Leave => result(session, enqueue, "leave", Some(&queue), waited, None).await,
         Ended::Hangup => {
             if let Some(action) = enqueue_action(session, enqueue, "hangup", &queue, waited, None) {
-                verbs::report_action(session, action);
+                verbs::report_action(session, action).await;
             }
             Ok(Next::End)
         }

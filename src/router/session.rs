@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::node::{Mailbox, Node};
 use super::{Control, Inner, Instructions};
+use crate::events::event as events;
 use crate::sid::{Kind, Sid};
 use crate::store::{now_millis, Call, CallStatus, Notification};
 use crate::webhook::{self, Method};
@@ -50,7 +51,7 @@ pub struct Session {
     /// When the switch last woke this call (an event, an execution's end)
     /// with no command sent since: the start of its reaction time.
     pub woken: Option<std::time::Instant>,
-    callbacks: mpsc::Sender<webhook::Request>,
+    /// The next StatusCallback's SequenceNumber.
     sequence: u32,
 }
 
@@ -65,17 +66,6 @@ impl Session {
     ) -> Session {
         let events = Mailbox::default();
         node.claim_into(&uuid, events.clone());
-        // Status callbacks go out in order, without holding up the call.
-        let (callbacks, mut queue) = mpsc::channel::<webhook::Request>(64);
-        let webhooks = router.webhooks.clone();
-        let token = auth_token.clone();
-        router.tracker.spawn(async move {
-            while let Some(request) = queue.recv().await {
-                if let Err(e) = webhooks.send(&request, &token).await {
-                    tracing::warn!(error = %e, "status callback failed");
-                }
-            }
-        });
         Session {
             router,
             call,
@@ -91,7 +81,6 @@ impl Session {
             bridged: false,
             document_url: None,
             woken: None,
-            callbacks,
             sequence: 0,
         }
     }
@@ -240,17 +229,50 @@ impl Session {
             self.call.end_time = Some(end);
             self.call.duration = duration;
         }
-        let event = match status {
-            CallStatus::Ringing => "ringing",
-            CallStatus::InProgress => "answered",
-            s if s.is_final() => "completed",
+        let (event, kind) = match status {
+            CallStatus::Ringing => ("ringing", events::CALL_RINGING),
+            CallStatus::InProgress => ("answered", events::CALL_ANSWERED),
+            s if s.is_final() => ("completed", events::CALL_COMPLETED),
             _ => return,
         };
-        self.status_callback(event);
+        self.publish(kind, self.call_data()).await;
+        self.status_callback(event).await;
     }
 
-    /// Queues a StatusCallback for `event` if the call subscribed to it.
-    pub fn status_callback(&mut self, event: &str) {
+    /// Publishes an event of this call to the event router.
+    pub async fn publish(&self, kind: &'static str, data: serde_json::Value) {
+        self.router
+            .events
+            .publish(crate::events::Event {
+                kind,
+                account_sid: self.call.account_sid.clone(),
+                call_sid: Some(self.call.sid.clone()),
+                data,
+            })
+            .await;
+    }
+
+    /// The call as events describe it.
+    pub fn call_data(&self) -> serde_json::Value {
+        let call = &self.call;
+        let mut data = serde_json::json!({
+            "call_sid": call.sid,
+            "account_sid": call.account_sid,
+            "parent_call_sid": call.parent_call_sid,
+            "from": call.from,
+            "to": call.to,
+            "direction": call.direction,
+            "call_status": call.status.as_str(),
+        });
+        if call.status.is_final() {
+            data["duration"] = self.duration_secs().into();
+        }
+        data
+    }
+
+    /// Sends a StatusCallback for `event` if the call subscribed to it,
+    /// through the event router's outbox (in order, retried).
+    pub async fn status_callback(&mut self, event: &str) {
         let Some(url) = self.call.status_callback.clone() else {
             return;
         };
@@ -287,9 +309,7 @@ impl Session {
             method: Method::parse(Some(&self.call.status_callback_method)),
             params,
         };
-        if self.callbacks.try_send(request).is_err() {
-            tracing::warn!(call = %self.call.sid, "status callback queue full; callback dropped");
-        }
+        self.report(request).await;
     }
 
     /// Seconds from answer to hangup, as Twilio bills them.
@@ -345,6 +365,13 @@ impl Session {
         if let Err(e) = self.router.store.insert_notification(&notification).await {
             tracing::error!(call = %self.call.sid, error = %e, "cannot record a notification");
         }
+        let data = serde_json::json!({
+            "notification_sid": notification.sid,
+            "error_code": notification.error_code,
+            "log": notification.log,
+            "message": message,
+        });
+        self.publish(events::NOTIFICATION_CREATED, data).await;
     }
 }
 
@@ -421,11 +448,13 @@ impl Session {
         }
     }
 
-    /// Queues a request that reports something (a recording) without steering the call.
-    pub fn report(&mut self, request: webhook::Request) {
-        if self.callbacks.try_send(request).is_err() {
-            tracing::warn!(call = %self.call.sid, "callback queue full; callback dropped");
-        }
+    /// Sends a request that reports something (a status, a recording)
+    /// without steering the call: through the outbox, in order, retried.
+    pub async fn report(&self, request: webhook::Request) {
+        self.router
+            .events
+            .callback(&self.call.account_sid, &self.call.sid, request)
+            .await;
     }
 }
 

@@ -6,6 +6,7 @@ use twiml::{DialTarget, Feature, GatherInput, GatherPrompt, RejectReason, Verb};
 
 use super::session::{Interrupt, Session};
 use super::Instructions;
+use crate::events::event as events;
 use crate::media::MediaRequest;
 use crate::sid::{Kind, Sid};
 use crate::store::{now_millis, CallStatus, Recording};
@@ -290,14 +291,16 @@ pub(super) fn goto(action: Action) -> Next {
 }
 
 /// Reports to the action after the caller hung up: Twilio requests it and ignores the answer.
-pub(super) fn report_action(session: &mut Session, action: Action) {
+pub(super) async fn report_action(session: &mut Session, action: Action) {
     let mut params = session.params();
     params.extend(action.extra);
-    session.report(webhook::Request {
-        url: action.url,
-        method: action.method,
-        params,
-    });
+    session
+        .report(webhook::Request {
+            url: action.url,
+            method: action.method,
+            params,
+        })
+        .await;
 }
 
 /// `<Gather>`: plays the prompts until the first digit, then collects digits
@@ -347,6 +350,11 @@ async fn gather_digits(session: &mut Session, gather: &twiml::Gather) -> Result<
             break;
         }
     }
+    let data = serde_json::json!({
+        "digits": digits,
+        "finished_on_key": finished_on_key.map(String::from),
+    });
+    session.publish(events::GATHER_COMPLETED, data).await;
     if digits.is_empty() && !gather.action_on_empty_result() {
         return Ok(Next::Continue);
     }
@@ -472,6 +480,13 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
         "{}2010-04-01/Accounts/{}/Recordings/{sid}",
         session.router.public_url, session.call.account_sid
     );
+    let data = serde_json::json!({
+        "recording_sid": sid,
+        "recording_url": recording_url,
+        "duration": duration,
+        "source": "RecordVerb",
+    });
+    session.publish(events::RECORDING_COMPLETED, data).await;
     if let Some(callback) = record.recording_status_callback() {
         if let Some(url) = session.resolve(callback) {
             let params = vec![
@@ -486,11 +501,13 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
                 ("RecordingSource".into(), "RecordVerb".into()),
             ];
             let method_ = method(record.recording_status_callback_method());
-            session.report(webhook::Request {
-                url,
-                method: method_,
-                params,
-            });
+            session
+                .report(webhook::Request {
+                    url,
+                    method: method_,
+                    params,
+                })
+                .await;
         }
     }
     let extra = vec![
@@ -515,7 +532,7 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
         Err(interrupt) => {
             // The caller hung up: Twilio still reports the recording, ignoring the answer.
             if let (Interrupt::HungUp, Some(action)) = (&interrupt, request) {
-                report_action(session, action);
+                report_action(session, action).await;
             }
             Err(interrupt)
         }

@@ -1,0 +1,355 @@
+//! The durable outbox: webhook requests (sink deliveries and call callbacks)
+//! written to SQL with the event that caused them, and the worker that
+//! delivers them at least once, signed as Twilio signs, in order per lane,
+//! retrying with exponential backoff. A sink that keeps failing for
+//! `disable_after` is disabled (status `failed`) and its account told by a
+//! Notification; a call callback is given up after a few attempts.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::Row;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::event::{Event, NOTIFICATION_CREATED};
+use super::publisher::Publisher;
+use crate::sid::{Kind, Sid};
+use crate::store::{now_millis, Notification, Store, StoreError};
+use crate::webhook::{self, Webhooks};
+
+/// A call callback is tried this many times: the call's application
+/// expects it soon or not at all.
+const CALLBACK_ATTEMPTS: i64 = 5;
+/// How often the worker looks for due retries when nothing wakes it.
+const POLL: Duration = Duration::from_millis(250);
+/// Lanes delivered at once.
+const PARALLEL_LANES: usize = 64;
+/// The first retry's delay; each next one doubles, up to `retry_max`.
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+/// Twilio's "Event delivery to sink failed": the Notification that tells an
+/// account its sink was disabled.
+pub const SINK_DISABLED_CODE: u32 = 91300;
+
+/// One request to deliver.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub lane: String,
+    pub account_sid: String,
+    pub sink_sid: Option<String>,
+    pub url: String,
+    pub method: String,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// Adds a delivery inside the transaction that records its cause.
+pub async fn enqueue(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    d: &Delivery,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox (lane, account_sid, sink_sid, url, method, content_type, body,
+                             attempts, next_attempt_at, date_created)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8)",
+    )
+    .bind(&d.lane)
+    .bind(&d.account_sid)
+    .bind(&d.sink_sid)
+    .bind(&d.url)
+    .bind(&d.method)
+    .bind(&d.content_type)
+    .bind(&d.body)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// How the worker retries.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// The longest wait between two attempts.
+    pub retry_max: Duration,
+    /// A sink failing this long without a success is disabled.
+    pub disable_after: Duration,
+}
+
+impl RetryPolicy {
+    fn delay(&self, attempts: i64) -> Duration {
+        let doubled = FIRST_RETRY.saturating_mul(1 << attempts.clamp(1, 20).saturating_sub(1));
+        doubled.min(self.retry_max)
+    }
+}
+
+/// The delivering worker.
+pub struct Worker {
+    pub store: Store,
+    pub webhooks: Webhooks,
+    pub policy: RetryPolicy,
+    pub publisher: Publisher,
+    pub wake: Arc<Notify>,
+    /// Lanes being delivered now: one delivery at a time per lane keeps its order.
+    busy: Mutex<HashSet<String>>,
+}
+
+impl Worker {
+    pub fn new(
+        store: Store,
+        webhooks: Webhooks,
+        policy: RetryPolicy,
+        publisher: Publisher,
+        wake: Arc<Notify>,
+    ) -> Arc<Worker> {
+        Arc::new(Worker {
+            store,
+            webhooks,
+            policy,
+            publisher,
+            wake,
+            busy: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Delivers until `token` is cancelled; lanes in flight finish their request.
+    pub async fn run(self: Arc<Self>, token: CancellationToken) {
+        let tracker = TaskTracker::new();
+        loop {
+            match self.due_lanes().await {
+                Ok(lanes) => {
+                    for lane in lanes {
+                        if !self.lock().insert(lane.clone()) {
+                            continue;
+                        }
+                        let worker = self.clone();
+                        tracker.spawn(async move {
+                            if let Err(e) = worker.drain(&lane).await {
+                                tracing::error!(%lane, error = %e, "outbox delivery");
+                            }
+                            worker.lock().remove(&lane);
+                            // A lane done may leave more due work behind it.
+                            worker.wake.notify_one();
+                        });
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
+            }
+            tokio::select! {
+                () = token.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+        tracker.close();
+        tracker.wait().await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.busy.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Lanes whose oldest request is due.
+    async fn due_lanes(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT o.lane FROM outbox o
+             WHERE o.next_attempt_at <= $1
+               AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.lane = o.lane)
+             ORDER BY o.id LIMIT {PARALLEL_LANES}"
+        ))
+        .bind(now_millis())
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("lane").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Delivers a lane's requests in order until it is empty or one fails.
+    async fn drain(&self, lane: &str) -> Result<(), StoreError> {
+        loop {
+            let Some(row) = sqlx::query(
+                "SELECT id, account_sid, sink_sid, url, method, content_type, body, attempts,
+                        next_attempt_at
+                 FROM outbox WHERE lane = $1 ORDER BY id LIMIT 1",
+            )
+            .bind(lane)
+            .fetch_optional(self.store.pool())
+            .await?
+            else {
+                return Ok(());
+            };
+            if row.try_get::<i64, _>("next_attempt_at")? > now_millis() {
+                return Ok(());
+            }
+            let id: i64 = row.try_get("id")?;
+            let sink_sid: Option<String> = row.try_get("sink_sid")?;
+            let account_sid: String = row.try_get("account_sid")?;
+            let attempts: i64 = row.try_get::<i64, _>("attempts")? + 1;
+            let outcome = self.send(&row, &account_sid).await;
+            match outcome {
+                Ok(()) => {
+                    sqlx::query("DELETE FROM outbox WHERE id = $1")
+                        .bind(id)
+                        .execute(self.store.pool())
+                        .await?;
+                    if let Some(sink) = &sink_sid {
+                        sqlx::query(
+                            "UPDATE sinks SET failing_since = NULL WHERE sid = $1 AND failing_since IS NOT NULL",
+                        )
+                        .bind(sink)
+                        .execute(self.store.pool())
+                        .await?;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%lane, attempts, %error, "webhook delivery failed");
+                    match &sink_sid {
+                        Some(sink) => {
+                            if self.sink_failed(sink, &account_sid, &error).await? {
+                                return Ok(());
+                            }
+                        }
+                        None if attempts >= CALLBACK_ATTEMPTS => {
+                            tracing::warn!(%lane, url = %row.try_get::<String, _>("url")?, "callback given up");
+                            sqlx::query("DELETE FROM outbox WHERE id = $1")
+                                .bind(id)
+                                .execute(self.store.pool())
+                                .await?;
+                            continue;
+                        }
+                        None => {}
+                    }
+                    let retry_at = now_millis() + self.policy.delay(attempts).as_millis() as i64;
+                    sqlx::query(
+                        "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3
+                         WHERE id = $4",
+                    )
+                    .bind(attempts)
+                    .bind(retry_at)
+                    .bind(&error)
+                    .bind(id)
+                    .execute(self.store.pool())
+                    .await?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// One request, signed with the account's AuthToken as it is now.
+    async fn send(&self, row: &sqlx::any::AnyRow, account_sid: &str) -> Result<(), String> {
+        let text = |c: &str| row.try_get::<String, _>(c).map_err(|e| e.to_string());
+        let token = match self.store.account(account_sid).await {
+            Ok(Some(account)) => account.auth_token,
+            Ok(None) => return Err(format!("account {account_sid} is gone")),
+            Err(e) => return Err(e.to_string()),
+        };
+        let url = text("url")?;
+        let body = text("body")?;
+        let result = if text("content_type")? == "application/json" {
+            self.webhooks.send_json(&url, body, &token).await
+        } else {
+            let request = webhook::Request {
+                url,
+                method: webhook::Method::parse(Some(&text("method")?)),
+                params: url::form_urlencoded::parse(body.as_bytes())
+                    .into_owned()
+                    .collect(),
+            };
+            self.webhooks.send(&request, &token).await.map(|_| ())
+        };
+        result.map_err(|e| e.to_string())
+    }
+
+    /// Records a sink's failure; disables it (true) once it has failed for
+    /// `disable_after` without a success.
+    async fn sink_failed(
+        &self,
+        sink: &str,
+        account_sid: &str,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        let now = now_millis();
+        sqlx::query("UPDATE sinks SET failing_since = $1 WHERE sid = $2 AND failing_since IS NULL")
+            .bind(now)
+            .bind(sink)
+            .execute(self.store.pool())
+            .await?;
+        let since: Option<i64> = sqlx::query("SELECT failing_since FROM sinks WHERE sid = $1")
+            .bind(sink)
+            .fetch_optional(self.store.pool())
+            .await?
+            .map(|r| r.try_get("failing_since"))
+            .transpose()?
+            .flatten();
+        let failing_for = now - since.unwrap_or(now);
+        if failing_for < self.policy.disable_after.as_millis() as i64 {
+            return Ok(false);
+        }
+        let mut tx = self.store.pool().begin().await?;
+        sqlx::query("UPDATE sinks SET status = 'failed', date_updated = $1 WHERE sid = $2")
+            .bind(now)
+            .bind(sink)
+            .execute(&mut *tx)
+            .await?;
+        let dropped = sqlx::query("DELETE FROM outbox WHERE lane = $1")
+            .bind(sink)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        let message = format!(
+            "Sink {sink} was disabled: its deliveries failed for {} s (last error: {error}); {dropped} undelivered requests were dropped",
+            failing_for / 1000
+        );
+        tracing::warn!(%sink, %message, "sink disabled");
+        let notification = Notification {
+            sid: Sid::new(Kind::Notification).to_string(),
+            account_sid: account_sid.to_owned(),
+            call_sid: None,
+            error_code: SINK_DISABLED_CODE.to_string(),
+            log: "0".into(),
+            message_text: message.clone(),
+            more_info: format!("https://www.twilio.com/docs/errors/{SINK_DISABLED_CODE}"),
+            request_method: Some("POST".into()),
+            request_url: None,
+            request_variables: None,
+            response_body: None,
+            date_created: now,
+        };
+        self.store.insert_notification(&notification).await?;
+        self.publisher
+            .publish(Event {
+                kind: NOTIFICATION_CREATED,
+                account_sid: account_sid.to_owned(),
+                call_sid: None,
+                data: serde_json::json!({
+                    "notification_sid": notification.sid,
+                    "error_code": notification.error_code,
+                    "log": notification.log,
+                    "message": message,
+                    "sink_sid": sink,
+                }),
+            })
+            .await;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_up_to_the_maximum() {
+        let policy = RetryPolicy {
+            retry_max: Duration::from_secs(5),
+            disable_after: Duration::from_secs(60),
+        };
+        let delays: Vec<u128> = (1..=6).map(|a| policy.delay(a).as_millis()).collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000, 5000, 5000]);
+    }
+}
