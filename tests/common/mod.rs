@@ -48,6 +48,10 @@ pub struct AppRequest {
     pub url: String,
     pub params: Vec<(String, String)>,
     pub signature: Option<String>,
+    /// The body as received (JSON deliveries are not form parameters).
+    pub body: String,
+    /// The status the application answered.
+    pub status: u16,
 }
 
 impl AppRequest {
@@ -90,15 +94,20 @@ impl AppServer {
             let mut params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
                 .into_owned()
                 .collect();
-            params.extend(url::form_urlencoded::parse(&body).into_owned());
+            let json = body.first() == Some(&b'[') || body.first() == Some(&b'{');
+            if !json {
+                params.extend(url::form_urlencoded::parse(&body).into_owned());
+            }
+            let answer = documents.lock().unwrap().get(&path).cloned();
             requests.lock().unwrap().push(AppRequest {
                 method,
                 path: path.clone(),
                 url,
                 params,
                 signature,
+                body: String::from_utf8_lossy(&body).into_owned(),
+                status: answer.as_ref().map_or(200, |(status, _, _)| *status),
             });
-            let answer = documents.lock().unwrap().get(&path).cloned();
             match answer {
                 Some((status, content_type, body)) => (
                     axum::http::StatusCode::from_u16(status).unwrap(),
@@ -195,17 +204,23 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     postgres_db: Option<String>,
+    config: Config,
     _dir: tempfile::TempDir,
 }
 
 pub struct TestAppBuilder {
     db: Db,
     redis: bool,
+    configure: Option<Box<dyn FnOnce(&mut Config)>>,
 }
 
 impl TestApp {
     pub fn builder(db: Db) -> TestAppBuilder {
-        TestAppBuilder { db, redis: false }
+        TestAppBuilder {
+            db,
+            redis: false,
+            configure: None,
+        }
     }
 
     pub async fn start(db: Db) -> TestApp {
@@ -216,8 +231,24 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// Stops the server (graceful) and drops the test's PostgreSQL database.
-    pub async fn stop(mut self) {
+    /// Stops Switchboard as SIGTERM does and starts it again on the same
+    /// database and data directory (on a new port).
+    pub async fn restart(mut self) -> TestApp {
+        self.stop_server().await;
+        let (addr, app, shutdown, server) = serve(self.config.clone()).await;
+        TestApp {
+            addr,
+            app,
+            http: self.http.clone(),
+            shutdown: Some(shutdown),
+            server: Some(server),
+            postgres_db: self.postgres_db.take(),
+            config: self.config.clone(),
+            _dir: self._dir,
+        }
+    }
+
+    async fn stop_server(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -225,6 +256,11 @@ impl TestApp {
             server.await.expect("server task").expect("server result");
         }
         self.app.shutdown().await;
+    }
+
+    /// Stops the server (graceful) and drops the test's PostgreSQL database.
+    pub async fn stop(mut self) {
+        self.stop_server().await;
         if let Some(name) = self.postgres_db.take() {
             let admin = switchboard::store::Store::connect(&postgres_url())
                 .await
@@ -241,6 +277,12 @@ impl TestApp {
 impl TestAppBuilder {
     pub fn with_redis(mut self) -> Self {
         self.redis = true;
+        self
+    }
+
+    /// Changes the configuration before Switchboard starts.
+    pub fn configure(mut self, f: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.configure = Some(Box::new(f));
         self
     }
 
@@ -275,14 +317,10 @@ impl TestAppBuilder {
         if self.redis {
             config.redis_url = Some(redis_url());
         }
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let public_url = config.public_url_for(addr);
-        let app = Arc::new(App::open(config, public_url).await.expect("app opens"));
-        let (tx, rx) = oneshot::channel();
-        let server = tokio::spawn(switchboard::server::serve(listener, app.clone(), async {
-            let _ = rx.await;
-        }));
+        if let Some(configure) = self.configure {
+            configure(&mut config);
+        }
+        let (addr, app, tx, server) = serve(config.clone()).await;
         TestApp {
             addr,
             app,
@@ -290,7 +328,27 @@ impl TestAppBuilder {
             shutdown: Some(tx),
             server: Some(server),
             postgres_db,
+            config,
             _dir: dir,
         }
     }
+}
+
+type Served = (
+    SocketAddr,
+    Arc<App>,
+    oneshot::Sender<()>,
+    JoinHandle<std::io::Result<()>>,
+);
+
+async fn serve(config: Config) -> Served {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let public_url = config.public_url_for(addr);
+    let app = Arc::new(App::open(config, public_url).await.expect("app opens"));
+    let (tx, rx) = oneshot::channel();
+    let server = tokio::spawn(switchboard::server::serve(listener, app.clone(), async {
+        let _ = rx.await;
+    }));
+    (addr, app, tx, server)
 }
