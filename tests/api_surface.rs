@@ -87,6 +87,30 @@ async fn populate(t: &TestApp, account: &Account, n: u32) -> Vec<(&'static str, 
     ];
     resources.extend(conference(t, account).await);
     resources.extend(queue(t, account).await);
+    let sink = v1_post(
+        t,
+        account,
+        "/v1/Sinks",
+        &[
+            ("Description", "a".into()),
+            ("SinkType", "stream".into()),
+            ("SinkConfiguration", "{}".into()),
+        ],
+    )
+    .await;
+    let subscription = v1_post(
+        t,
+        account,
+        "/v1/Subscriptions",
+        &[
+            ("Description", "a".into()),
+            ("SinkSid", sink.clone()),
+            ("Types", r#"{"type": "call.completed", "schema_version": 1}"#.into()),
+        ],
+    )
+    .await;
+    resources.push(("Sinks", sink));
+    resources.push(("Subscriptions", subscription));
     resources
 }
 
@@ -149,6 +173,21 @@ async fn conference(t: &TestApp, account: &Account) -> [(&'static str, String); 
     };
     store.insert_participant(&participant).await.unwrap();
     [("Conferences", sid), ("Participants", call)]
+
+async fn v1_post(t: &TestApp, account: &Account, path: &str, form: &[(&str, String)]) -> String {
+    let response = t
+        .http
+        .post(t.url(path))
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{path}");
+    response.json::<Value>().await.unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 async fn notification(t: &TestApp, account: &Account) -> String {
@@ -218,7 +257,7 @@ async fn request(t: &TestApp, verb: &str, path: &str, who: &Account) -> (u16, Va
         .http
         .request(method, t.url(path))
         .basic_auth(&who.sid, Some(&who.auth_token))
-        .form(&[("FriendlyName", "intruder")])
+        .form(&[("FriendlyName", "intruder"), ("Description", "intruder")])
         .send()
         .await
         .unwrap();
@@ -275,16 +314,58 @@ async fn no_endpoint_lets_one_tenant_reach_anothers_resources(db: Db) {
         2 * 46,
         "every documented endpoint under an account, both ways"
     );
+    // The account-less /v1 endpoints act on the caller's own account: another
+    // tenant's sink or subscription is not found, and never listed.
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        for verb in item.as_object().unwrap().keys() {
+            for (owned, intruder) in [(&alices, &bob), (&bobs, &alice)] {
+                if path.contains("{Sid}") {
+                    let target = fill(path, "", owned);
+                    let (status, body) = request(&t, verb, &target, intruder).await;
+                    assert_eq!(
+                        (status, body["code"].as_u64()),
+                        (404, Some(20404)),
+                        "{verb} {target}"
+                    );
+                } else if verb == "get" && path.ends_with("/stream") {
+                    let sink = &owned.iter().find(|(k, _)| *k == "Sinks").unwrap().1;
+                    let target = format!("{path}?SinkSid={sink}");
+                    let (status, _) = request(&t, verb, &target, intruder).await;
+                    assert_eq!(status, 404, "{verb} {target}");
+                } else if verb == "get" {
+                    let (status, body) = request(&t, verb, path, intruder).await;
+                    assert_eq!(status, 200, "{verb} {path}");
+                    let listed = body.to_string();
+                    for (_, sid) in owned.iter() {
+                        assert!(!listed.contains(sid.as_str()), "{path} lists {sid}");
+                    }
+                } else {
+                    continue; // a create acts on the caller's own account
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 2 * 10, "every /v1 endpoint but the creates, both ways");
     // Nothing was changed or deleted by the attempts.
     for (owner, owned) in [(&alice, &alices), (&bob, &bobs)] {
         for (kind, sid) in owned {
             if matches!(*kind, "Recordings" | "Participants" | "Members") {
                 continue; // its audio file is not there; the others' paths are their parents'
             }
-            let path = format!("/2010-04-01/Accounts/{}/{kind}/{sid}.json", owner.sid);
+            let path = if matches!(*kind, "Sinks" | "Subscriptions") {
+                format!("/v1/{kind}/{sid}")
+            } else {
+                format!("/2010-04-01/Accounts/{}/{kind}/{sid}.json", owner.sid)
+            };
             let (status, body) = request(&t, "get", &path, owner).await;
             assert_eq!(status, 200, "{path}");
             assert_ne!(body["friendly_name"], "intruder", "{path}");
+            assert_ne!(body["description"], "intruder", "{path}");
         }
     }
     t.stop().await;

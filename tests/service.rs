@@ -57,7 +57,8 @@ fn switchboard(data_dir: &std::path::Path) -> Command {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("SWITCHBOARD_DATA_DIR", data_dir)
-        .env("SWITCHBOARD_LISTEN", "127.0.0.1:0");
+        .env("SWITCHBOARD_LISTEN", "127.0.0.1:0")
+        .env("SWITCHBOARD_EVENT_SOCKET", "127.0.0.1:0");
     command
 }
 
