@@ -72,6 +72,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let grace = app.config.shutdown_grace;
+    let close_streams = {
+        let app = app.clone();
+        move || app.events.close_streams()
+    };
     let draining = CancellationToken::new();
     let server = axum::serve(listener, router(app))
         .with_graceful_shutdown(draining.clone().cancelled_owned());
@@ -80,6 +84,8 @@ pub async fn serve(
         result = &mut server => return result,
         () = shutdown => draining.cancel(),
     }
+    // Live event streams never end by themselves: end them, clients resume.
+    close_streams();
     tracing::info!(
         grace_secs = grace.as_secs(),
         "shutting down: draining in-flight requests"

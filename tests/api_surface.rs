@@ -105,7 +105,10 @@ async fn populate(t: &TestApp, account: &Account, n: u32) -> Vec<(&'static str, 
         &[
             ("Description", "a".into()),
             ("SinkSid", sink.clone()),
-            ("Types", r#"{"type": "call.completed", "schema_version": 1}"#.into()),
+            (
+                "Types",
+                r#"{"type": "call.completed", "schema_version": 1}"#.into(),
+            ),
         ],
     )
     .await;
@@ -350,7 +353,11 @@ async fn no_endpoint_lets_one_tenant_reach_anothers_resources(db: Db) {
             }
         }
     }
-    assert_eq!(checked, 2 * 10, "every /v1 endpoint but the creates, both ways");
+    assert_eq!(
+        checked,
+        2 * 10,
+        "every /v1 endpoint but the creates, both ways"
+    );
     // Nothing was changed or deleted by the attempts.
     for (owner, owned) in [(&alice, &alices), (&bob, &bobs)] {
         for (kind, sid) in owned {

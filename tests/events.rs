@@ -91,7 +91,14 @@ async fn subscribe(t: &TestApp, account: &Account, sink: &str, types: &[&str]) -
             serde_json::json!({"type": kind, "schema_version": 1}).to_string(),
         ));
     }
-    let (status, body) = v1(t, account, reqwest::Method::POST, "/v1/Subscriptions", &form).await;
+    let (status, body) = v1(
+        t,
+        account,
+        reqwest::Method::POST,
+        "/v1/Subscriptions",
+        &form,
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     assert!(body["sid"].as_str().unwrap().starts_with("DF"));
     body["sid"].as_str().unwrap().to_owned()
@@ -115,11 +122,7 @@ async fn place(t: &TestApp, account: &Account, to: &str, twiml: &str) -> String 
         .http
         .post(t.url(&format!("/2010-04-01/Accounts/{}/Calls.json", account.sid)))
         .basic_auth(&account.sid, Some(&account.auth_token))
-        .form(&[
-            ("To", to),
-            ("From", "+15005550100"),
-            ("Twiml", twiml),
-        ])
+        .form(&[("To", to), ("From", "+15005550100"), ("Twiml", twiml)])
         .send()
         .await
         .unwrap();
@@ -150,7 +153,10 @@ struct Received(Arc<Mutex<Vec<(String, String)>>>);
 
 impl Received {
     fn push(&self, call: &str, kind: &str) {
-        self.0.lock().unwrap().push((call.to_owned(), kind.to_owned()));
+        self.0
+            .lock()
+            .unwrap()
+            .push((call.to_owned(), kind.to_owned()));
     }
 
     fn push_cloudevent(&self, event: &Value) {
@@ -303,9 +309,14 @@ fn interop_dir() -> std::path::PathBuf {
 }
 
 async fn greenswitch(t: &TestApp, account: &Account, event_command: &str) -> EslClient {
-    let venv = std::env::var("VSWITCH_INTEROP_VENV")
-        .expect("VSWITCH_INTEROP_VENV names the virtualenv with greenswitch (run `bash scripts/test`)");
-    let addr = t.app.events.socket_addr().expect("the event socket listens");
+    let venv = std::env::var("VSWITCH_INTEROP_VENV").expect(
+        "VSWITCH_INTEROP_VENV names the virtualenv with greenswitch (run `bash scripts/test`)",
+    );
+    let addr = t
+        .app
+        .events
+        .socket_addr()
+        .expect("the event socket listens");
     let mut command = tokio::process::Command::new(format!("{venv}/bin/python"));
     command
         .arg(interop_dir().join("greenswitch_events.py"))
@@ -319,7 +330,11 @@ async fn greenswitch(t: &TestApp, account: &Account, event_command: &str) -> Esl
 async fn modesl(t: &TestApp, account: &Account, format: &str, names: &str) -> EslClient {
     let node = std::env::var("VSWITCH_INTEROP_NODE")
         .expect("VSWITCH_INTEROP_NODE names the npm prefix with modesl (run `bash scripts/test`)");
-    let addr = t.app.events.socket_addr().expect("the event socket listens");
+    let addr = t
+        .app
+        .events
+        .socket_addr()
+        .expect("the event socket listens");
     let mut command = tokio::process::Command::new("node");
     command
         .env("NODE_PATH", format!("{node}/node_modules"))
@@ -387,7 +402,10 @@ async fn every_subscriber_receives_exactly_its_own_calls_events_in_order(db: Db)
         &t,
         &alice,
         reqwest::Method::POST,
-        &format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json", alice.sid),
+        &format!(
+            "/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json",
+            alice.sid
+        ),
         &[
             ("PhoneNumber", "+14155550100".into()),
             ("VoiceUrl", app.url("/inbound")),
@@ -407,7 +425,12 @@ async fn every_subscriber_receives_exactly_its_own_calls_events_in_order(db: Db)
         "<Response><Say>Hello</Say><Hangup/></Response>",
     )
     .await;
-    inject(&t, "+14155559999", "+14155550100", "dtmf=1234@1s;hangup=60s");
+    inject(
+        &t,
+        "+14155559999",
+        "+14155550100",
+        "dtmf=1234@1s;hangup=60s",
+    );
     // Bob: one outbound call. And a call to a number nobody owns.
     let bob_out = place(
         &t,
@@ -427,19 +450,62 @@ async fn every_subscriber_receives_exactly_its_own_calls_events_in_order(db: Db)
     let alice_expected = expected(&[(&alice_out, &OUTBOUND), (&alice_in, &INBOUND_GATHER)]);
     let bob_expected = expected(&[(&bob_out, &OUTBOUND)]);
 
-    let subscribers: Vec<(&str, Box<dyn Fn() -> Received>, &BTreeMap<String, Vec<String>>)> = vec![
-        ("Alice's webhook sink", Box::new(|| sink_received(&app, "/alice-sink", &alice)), &alice_expected),
-        ("Bob's webhook sink", Box::new(|| sink_received(&app, "/bob-sink", &bob)), &bob_expected),
-        ("Alice's SSE stream", Box::new(|| alice_sse.clone()), &alice_expected),
-        ("Bob's SSE stream", Box::new(|| bob_sse.clone()), &bob_expected),
-        ("Alice's WebSocket", Box::new(|| alice_ws.clone()), &alice_expected),
-        ("Bob's WebSocket", Box::new(|| bob_ws.clone()), &bob_expected),
-        ("Alice's greenswitch", Box::new(|| alice_greenswitch.received.clone()), &alice_expected),
-        ("Bob's greenswitch", Box::new(|| bob_greenswitch.received.clone()), &bob_expected),
-        ("Alice's modesl", Box::new(|| alice_modesl.received.clone()), &alice_expected),
+    let subscribers: Vec<(
+        &str,
+        Box<dyn Fn() -> Received>,
+        &BTreeMap<String, Vec<String>>,
+    )> = vec![
+        (
+            "Alice's webhook sink",
+            Box::new(|| sink_received(&app, "/alice-sink", &alice)),
+            &alice_expected,
+        ),
+        (
+            "Bob's webhook sink",
+            Box::new(|| sink_received(&app, "/bob-sink", &bob)),
+            &bob_expected,
+        ),
+        (
+            "Alice's SSE stream",
+            Box::new(|| alice_sse.clone()),
+            &alice_expected,
+        ),
+        (
+            "Bob's SSE stream",
+            Box::new(|| bob_sse.clone()),
+            &bob_expected,
+        ),
+        (
+            "Alice's WebSocket",
+            Box::new(|| alice_ws.clone()),
+            &alice_expected,
+        ),
+        (
+            "Bob's WebSocket",
+            Box::new(|| bob_ws.clone()),
+            &bob_expected,
+        ),
+        (
+            "Alice's greenswitch",
+            Box::new(|| alice_greenswitch.received.clone()),
+            &alice_expected,
+        ),
+        (
+            "Bob's greenswitch",
+            Box::new(|| bob_greenswitch.received.clone()),
+            &bob_expected,
+        ),
+        (
+            "Alice's modesl",
+            Box::new(|| alice_modesl.received.clone()),
+            &alice_expected,
+        ),
     ];
     for (who, received, want) in &subscribers {
-        eventually(who, || async { (received().by_call() == **want).then_some(()) }).await;
+        eventually(who, || async {
+            (received().by_call() == **want).then_some(())
+        })
+        .await;
     }
     // Nothing more arrives: no duplicates, no other tenant's events, no
     // event of the call nobody owns.
@@ -454,14 +520,20 @@ async fn every_subscriber_receives_exactly_its_own_calls_events_in_order(db: Db)
         (&alice_modesl, &alice),
     ] {
         let accounts = client.channel_accounts.lock().unwrap().clone();
-        assert!(!accounts.is_empty(), "channel events reached {}", account.sid);
+        assert!(
+            !accounts.is_empty(),
+            "channel events reached {}",
+            account.sid
+        );
         assert!(accounts.iter().all(|a| *a == account.sid), "{accounts:?}");
     }
     // The rejected call is in the log, owned by nobody.
-    let rejected: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE type = 'call.rejected' AND account_sid = ''")
-        .fetch_one(t.app.store.pool())
-        .await
-        .unwrap();
+    let rejected: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM events WHERE type = 'call.rejected' AND account_sid = ''",
+    )
+    .fetch_one(t.app.store.pool())
+    .await
+    .unwrap();
     assert_eq!(rejected, 1);
     t.stop().await;
 }
@@ -488,23 +560,36 @@ async fn a_sink_that_was_down_receives_everything_once_it_recovers_across_a_rest
     let account = t.app.store.create_account("Acme", None).await.unwrap();
     app.answer("/sink", 503, "text/plain", "down for maintenance");
     webhook_sink(&t, &account, &app, "/sink").await;
-    let first = place(&t, &account, "+15005550006", "<Response><Hangup/></Response>").await;
+    let first = place(
+        &t,
+        &account,
+        "+15005550006",
+        "<Response><Hangup/></Response>",
+    )
+    .await;
     // The sink refused the first event a few times: it is waiting in the outbox.
     eventually("failed deliveries", || async {
         (app.requests_to("/sink").len() >= 3).then_some(())
     })
     .await;
     eventually("the call to end", || async {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE type = 'call.completed'")
-            .fetch_one(t.app.store.pool())
-            .await
-            .unwrap();
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE type = 'call.completed'")
+                .fetch_one(t.app.store.pool())
+                .await
+                .unwrap();
         (n == 1).then_some(())
     })
     .await;
     // Switchboard restarts while the sink is still down.
     let t = t.restart().await;
-    let second = place(&t, &account, "+15005550006", "<Response><Hangup/></Response>").await;
+    let second = place(
+        &t,
+        &account,
+        "+15005550006",
+        "<Response><Hangup/></Response>",
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(sink_deliveries(&app, "/sink", &account).is_empty());
     app.answer("/sink", 200, "text/plain", "");
@@ -550,9 +635,22 @@ async fn a_sink_that_keeps_failing_is_disabled_with_a_notification(db: Db) {
     app.answer("/sink", 500, "text/plain", "broken");
     let sink = webhook_sink(&t, &account, &app, "/sink").await;
     let notified = sse(&t, &account, "?Types=notification.created", None).await;
-    place(&t, &account, "+15005550006", "<Response><Hangup/></Response>").await;
+    place(
+        &t,
+        &account,
+        "+15005550006",
+        "<Response><Hangup/></Response>",
+    )
+    .await;
     eventually("the sink to be disabled", || async {
-        let (_, body) = v1(&t, &account, reqwest::Method::GET, &format!("/v1/Sinks/{sink}"), &[]).await;
+        let (_, body) = v1(
+            &t,
+            &account,
+            reqwest::Method::GET,
+            &format!("/v1/Sinks/{sink}"),
+            &[],
+        )
+        .await;
         (body["status"] == "failed").then_some(())
     })
     .await;
@@ -571,14 +669,23 @@ async fn a_sink_that_keeps_failing_is_disabled_with_a_notification(db: Db) {
         .find(|n| n["error_code"] == "91300")
         .unwrap_or_else(|| panic!("{notifications}"))
         .clone();
-    assert!(notification["message_text"].as_str().unwrap().contains(&sink));
+    assert!(notification["message_text"]
+        .as_str()
+        .unwrap()
+        .contains(&sink));
     eventually("notification.created on the stream", || async {
         (notified.by_call().get("").map(Vec::len) == Some(1)).then_some(())
     })
     .await;
     // A disabled sink is not tried again.
     let tried = app.requests_to("/sink").len();
-    place(&t, &account, "+15005550006", "<Response><Hangup/></Response>").await;
+    place(
+        &t,
+        &account,
+        "+15005550006",
+        "<Response><Hangup/></Response>",
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(app.requests_to("/sink").len(), tried);
     t.stop().await;
@@ -599,7 +706,13 @@ async fn a_stream_resumes_after_the_last_event_id() {
     let t = TestApp::start(Db::Sqlite).await;
     let account = t.app.store.create_account("Acme", None).await.unwrap();
     let live = sse(&t, &account, "", None).await;
-    let first = place(&t, &account, "+15005550006", "<Response><Hangup/></Response>").await;
+    let first = place(
+        &t,
+        &account,
+        "+15005550006",
+        "<Response><Hangup/></Response>",
+    )
+    .await;
     let want_first = expected(&[(&first, &OUTBOUND)]);
     eventually("the first call's events", || async {
         (live.by_call() == want_first).then_some(())
@@ -610,7 +723,13 @@ async fn a_stream_resumes_after_the_last_event_id() {
         .await
         .unwrap();
     // Events published while the subscriber is away…
-    let second = place(&t, &account, "+15005550006", "<Response><Hangup/></Response>").await;
+    let second = place(
+        &t,
+        &account,
+        "+15005550006",
+        "<Response><Hangup/></Response>",
+    )
+    .await;
     eventually("the second call to end", || async {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE call_sid = $1")
             .bind(&second)
@@ -622,7 +741,13 @@ async fn a_stream_resumes_after_the_last_event_id() {
     .await;
     // …are replayed on reconnect, then the stream goes on live.
     let resumed = sse(&t, &account, "", Some(&last_id.to_string())).await;
-    let third = place(&t, &account, "+15005550006", "<Response><Hangup/></Response>").await;
+    let third = place(
+        &t,
+        &account,
+        "+15005550006",
+        "<Response><Hangup/></Response>",
+    )
+    .await;
     let want = expected(&[(&second, &OUTBOUND), (&third, &OUTBOUND)]);
     eventually("the replayed and live events", || async {
         (resumed.by_call() == want).then_some(())
@@ -691,21 +816,43 @@ async fn sinks_and_subscriptions_refuse_bad_input_with_twilio_errors() {
     };
     for (form, needle) in [
         (
-            vec![("Description", "x".to_owned()), ("SinkType", "kinesis".into()), ("SinkConfiguration", "{}".into())],
+            vec![
+                ("Description", "x".to_owned()),
+                ("SinkType", "kinesis".into()),
+                ("SinkConfiguration", "{}".into()),
+            ],
             "SinkType",
         ),
         (
-            vec![("Description", "x".to_owned()), ("SinkType", "webhook".into()), ("SinkConfiguration", r#"{"destination": "ftp://x"}"#.into())],
+            vec![
+                ("Description", "x".to_owned()),
+                ("SinkType", "webhook".into()),
+                ("SinkConfiguration", r#"{"destination": "ftp://x"}"#.into()),
+            ],
             "destination",
         ),
         (
-            vec![("Description", "x".to_owned()), ("SinkType", "webhook".into()), ("SinkConfiguration", "not json".into())],
+            vec![
+                ("Description", "x".to_owned()),
+                ("SinkType", "webhook".into()),
+                ("SinkConfiguration", "not json".into()),
+            ],
             "SinkConfiguration",
         ),
-        (vec![("SinkType", "stream".to_owned()), ("SinkConfiguration", "{}".into())], "Description"),
+        (
+            vec![
+                ("SinkType", "stream".to_owned()),
+                ("SinkConfiguration", "{}".into()),
+            ],
+            "Description",
+        ),
     ] {
         let (status, body) = post(&alice, "/v1/Sinks", form).await;
-        assert_eq!((status, body["code"].as_u64()), (400, Some(20001)), "{body}");
+        assert_eq!(
+            (status, body["code"].as_u64()),
+            (400, Some(20001)),
+            "{body}"
+        );
         assert!(body["message"].as_str().unwrap().contains(needle), "{body}");
     }
     let bobs = create_sink(&t, &bob, "stream", serde_json::json!({})).await;
@@ -713,7 +860,11 @@ async fn sinks_and_subscriptions_refuse_bad_input_with_twilio_errors() {
     for (sink, types, needle) in [
         (bobs.clone(), r#"{"type": "call.answered"}"#, "SinkSid"),
         (alices.clone(), r#"{"type": "call.exploded"}"#, "Types"),
-        (alices.clone(), r#"{"type": "call.answered", "schema_version": 9}"#, "schema_version"),
+        (
+            alices.clone(),
+            r#"{"type": "call.answered", "schema_version": 9}"#,
+            "schema_version",
+        ),
     ] {
         let form = vec![
             ("Description", "x".to_owned()),
@@ -721,12 +872,23 @@ async fn sinks_and_subscriptions_refuse_bad_input_with_twilio_errors() {
             ("Types", types.to_owned()),
         ];
         let (status, body) = post(&alice, "/v1/Subscriptions", form).await;
-        assert_eq!((status, body["code"].as_u64()), (400, Some(20001)), "{body}");
+        assert_eq!(
+            (status, body["code"].as_u64()),
+            (400, Some(20001)),
+            "{body}"
+        );
         assert!(body["message"].as_str().unwrap().contains(needle), "{body}");
     }
     // A stream sink's subscriptions filter its stream; another's sink is not found.
     subscribe(&t, &alice, &alices, &["call.completed"]).await;
-    let (status, _) = v1(&t, &alice, reqwest::Method::DELETE, &format!("/v1/Sinks/{alices}"), &[]).await;
+    let (status, _) = v1(
+        &t,
+        &alice,
+        reqwest::Method::DELETE,
+        &format!("/v1/Sinks/{alices}"),
+        &[],
+    )
+    .await;
     assert_eq!(status, 400, "a sink in use is not deleted");
     let response = t
         .http
@@ -744,8 +906,20 @@ async fn sinks_and_subscriptions_refuse_bad_input_with_twilio_errors() {
     })
     .await;
     // Lists are the account's own, in Twilio's v1 envelope.
-    let (_, sinks) = v1(&t, &alice, reqwest::Method::GET, "/v1/Sinks?InUse=true", &[]).await;
-    let listed: Vec<&str> = sinks["sinks"].as_array().unwrap().iter().map(|s| s["sid"].as_str().unwrap()).collect();
+    let (_, sinks) = v1(
+        &t,
+        &alice,
+        reqwest::Method::GET,
+        "/v1/Sinks?InUse=true",
+        &[],
+    )
+    .await;
+    let listed: Vec<&str> = sinks["sinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sid"].as_str().unwrap())
+        .collect();
     assert_eq!(listed, [alices.as_str()]);
     assert_eq!(sinks["meta"]["key"], "sinks");
     let (_, types) = v1(&t, &alice, reqwest::Method::GET, "/v1/Types", &[]).await;

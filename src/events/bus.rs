@@ -74,6 +74,7 @@ impl Bus {
             store,
             last_id: last_id.unwrap_or(0),
             backlog: VecDeque::new(),
+            lagged: false,
         };
         if last_id.is_some() {
             subscription.replay().await?;
@@ -110,15 +111,51 @@ pub struct Subscription {
     /// The last event handed out (or skipped by the filter).
     last_id: i64,
     backlog: VecDeque<Arc<Envelope>>,
+    /// The broadcast overtook this subscriber: catch up from the log first.
+    lagged: bool,
 }
 
 impl Subscription {
+    /// The next event already at hand, without waiting: lets a stream write
+    /// a burst in one go.
+    pub fn try_next(&mut self) -> Option<Arc<Envelope>> {
+        loop {
+            if let Some(envelope) = self.backlog.pop_front() {
+                self.last_id = envelope.id;
+                return Some(envelope);
+            }
+            if self.lagged {
+                return None;
+            }
+            match self.rx.try_recv() {
+                Ok(envelope) => {
+                    if envelope.id > self.last_id && self.filter.matches(&envelope) {
+                        self.last_id = envelope.id;
+                        return Some(envelope);
+                    }
+                }
+                Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                    self.lagged = true;
+                    return None;
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// The next event the filter selects; `None` when the bus is gone.
     pub async fn next(&mut self) -> Option<Arc<Envelope>> {
         loop {
             if let Some(envelope) = self.backlog.pop_front() {
                 self.last_id = envelope.id;
                 return Some(envelope);
+            }
+            if std::mem::take(&mut self.lagged) {
+                if let Err(e) = self.replay().await {
+                    tracing::error!(error = %e, "a lagging subscriber cannot catch up");
+                    return None;
+                }
+                continue;
             }
             match self.rx.recv().await {
                 Ok(envelope) => {

@@ -84,6 +84,8 @@ pub struct Envelope {
     pub data: Value,
     /// The CloudEvents JSON, serialised once for every subscriber.
     pub json: String,
+    /// The Server-Sent Events frame (`id`, `event`, `data`), shared by every stream.
+    pub sse: bytes::Bytes,
 }
 
 impl Envelope {
@@ -112,6 +114,9 @@ impl Envelope {
             "callsid": call_sid,
             "data": data,
         });
+        // Compact JSON has no newline, so it is one `data:` line.
+        let json = cloud.to_string();
+        let sse = format!("id: {id}\nevent: {kind}\ndata: {json}\n\n").into();
         Envelope {
             id,
             kind,
@@ -120,7 +125,8 @@ impl Envelope {
             call_sid,
             time,
             data,
-            json: cloud.to_string(),
+            json,
+            sse,
         }
     }
 }

@@ -75,6 +75,8 @@ pub struct Events {
     pub store: Store,
     socket_addr: Option<SocketAddr>,
     token: CancellationToken,
+    /// Cancelled when the HTTP server starts draining: live streams end.
+    streams: CancellationToken,
     /// Cancelled after the publisher's queue is written.
     worker_token: CancellationToken,
     tracker: TaskTracker,
@@ -131,6 +133,7 @@ impl Events {
             store,
             socket_addr,
             token,
+            streams: CancellationToken::new(),
             worker_token,
             tracker,
             persister: Mutex::new(Some(persister)),
@@ -140,6 +143,16 @@ impl Events {
     /// Where the event socket listens, if it does.
     pub fn socket_addr(&self) -> Option<SocketAddr> {
         self.socket_addr
+    }
+
+    /// Ends every live stream, so a draining HTTP server need not wait for them.
+    pub fn close_streams(&self) {
+        self.streams.cancel();
+    }
+
+    /// Cancelled once live streams must end.
+    pub fn streams_closed(&self) -> CancellationToken {
+        self.streams.clone()
     }
 
     /// A live subscription (after `last_id` when resuming).
@@ -156,6 +169,7 @@ impl Events {
     /// Writes what is queued, then stops delivering and listening. What is
     /// not delivered yet stays in the outbox for the next start.
     pub async fn shutdown(&self) {
+        self.streams.cancel();
         self.token.cancel();
         let persister = self
             .persister

@@ -289,20 +289,13 @@ impl Worker {
         if failing_for < self.policy.disable_after.as_millis() as i64 {
             return Ok(false);
         }
-        let mut tx = self.store.pool().begin().await?;
-        sqlx::query("UPDATE sinks SET status = 'failed', date_updated = $1 WHERE sid = $2")
-            .bind(now)
+        let undelivered: i64 = sqlx::query("SELECT COUNT(*) FROM outbox WHERE lane = $1")
             .bind(sink)
-            .execute(&mut *tx)
-            .await?;
-        let dropped = sqlx::query("DELETE FROM outbox WHERE lane = $1")
-            .bind(sink)
-            .execute(&mut *tx)
+            .fetch_one(self.store.pool())
             .await?
-            .rows_affected();
-        tx.commit().await?;
+            .try_get(0)?;
         let message = format!(
-            "Sink {sink} was disabled: its deliveries failed for {} s (last error: {error}); {dropped} undelivered requests were dropped",
+            "Sink {sink} was disabled: its deliveries failed for {} s (last error: {error}); {undelivered} undelivered requests were dropped",
             failing_for / 1000
         );
         tracing::warn!(%sink, %message, "sink disabled");
@@ -320,7 +313,19 @@ impl Worker {
             response_body: None,
             date_created: now,
         };
+        // Told first, then disabled: whoever sees it disabled finds the notification.
         self.store.insert_notification(&notification).await?;
+        let mut tx = self.store.pool().begin().await?;
+        sqlx::query("UPDATE sinks SET status = 'failed', date_updated = $1 WHERE sid = $2")
+            .bind(now)
+            .bind(sink)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM outbox WHERE lane = $1")
+            .bind(sink)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         self.publisher
             .publish(Event {
                 kind: NOTIFICATION_CREATED,

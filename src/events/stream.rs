@@ -10,14 +10,21 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, OriginalUri, State};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
 use sqlx::Row;
 
 use super::bus::{Filter, Subscription};
+
+/// A comment line this often keeps idle connections (and proxies) open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Most bytes of events written at once.
+const BURST_BYTES: usize = 64 * 1024;
 use super::event::is_known_type;
 use crate::api::params::{invalid, Params};
 use crate::api::{ApiError, Principal};
@@ -49,28 +56,60 @@ pub async fn stream(
         .headers
         .get(axum::http::header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let closed = app.events.streams_closed();
     if upgrade {
         let ws = WebSocketUpgrade::from_request_parts(&mut parts, &app)
             .await
             .map_err(|e| ApiError::bad_request(20001, e.body_text()))?;
-        return Ok(ws.on_upgrade(move |socket| websocket(socket, subscription)));
+        return Ok(ws.on_upgrade(move |socket| websocket(socket, subscription, closed)));
     }
-    let events = futures::stream::unfold(subscription, |mut subscription| async move {
-        let envelope = subscription.next().await?;
-        let event = SseEvent::default()
-            .id(envelope.id.to_string())
-            .event(envelope.kind.clone())
-            .data(envelope.json.clone());
-        Some((Ok::<_, Infallible>(event), subscription))
-    });
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    // Frames are rendered once per event and shared by every stream; a
+    // burst already at hand goes out in one write.
+    let keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    let state = (subscription, closed, keep_alive);
+    let frames = futures::stream::unfold(
+        state,
+        |(mut subscription, closed, mut keep_alive)| async move {
+            let first = tokio::select! {
+                envelope = subscription.next() => envelope?,
+                _ = keep_alive.tick() => {
+                    let comment = Bytes::from_static(b":\n\n");
+                    return Some((Ok::<_, Infallible>(comment), (subscription, closed, keep_alive)));
+                }
+                // Switchboard is stopping: the client resumes from its last id.
+                () = closed.cancelled() => return None,
+            };
+            let mut frames = BytesMut::from(&first.sse[..]);
+            while frames.len() < BURST_BYTES {
+                let Some(next) = subscription.try_next() else {
+                    break;
+                };
+                frames.extend_from_slice(&next.sse);
+            }
+            Some((Ok(frames.freeze()), (subscription, closed, keep_alive)))
+        },
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(frames),
+    )
         .into_response())
 }
 
-async fn websocket(mut socket: WebSocket, mut subscription: Subscription) {
+async fn websocket(
+    mut socket: WebSocket,
+    mut subscription: Subscription,
+    closed: tokio_util::sync::CancellationToken,
+) {
     loop {
         tokio::select! {
+            () = closed.cancelled() => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
             envelope = subscription.next() => {
                 let Some(envelope) = envelope else { return };
                 if socket.send(Message::Text(envelope.json.clone().into())).await.is_err() {
