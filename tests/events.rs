@@ -939,5 +939,41 @@ async fn sinks_and_subscriptions_refuse_bad_input_with_twilio_errors() {
         .unwrap();
     assert!(answer.contains("Reply-Text: -ERR invalid"), "{answer}");
     assert!(answer.contains("text/disconnect-notice"), "{answer}");
+    // `userauth AccountSid@domain:AuthToken` works too; `event json` with a type name.
+    let mut esl = tokio::net::TcpStream::connect(addr).await.unwrap();
+    esl.write_all(
+        format!(
+            "userauth {}@default:{}\n\nevent json call.completed\n\n",
+            alice.sid, alice.auth_token
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("+OK event listener enabled json") {
+        let n = tokio::time::timeout(Duration::from_secs(5), esl.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    assert!(String::from_utf8_lossy(&seen).contains("Reply-Text: +OK accepted"));
+    let call = place(&t, &alice, "+15005550006", "<Response><Hangup/></Response>").await;
+    let wanted = format!("\"variable_sb_call_sid\":\"{call}\"");
+    while !String::from_utf8_lossy(&seen).contains(&wanted) {
+        let n = tokio::time::timeout(Duration::from_secs(10), esl.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("Content-Type: text/event-json"), "{text}");
+    assert!(text.contains("\"Event-Subclass\":\"switchboard::call.completed\""), "{text}");
+    assert!(!text.contains("switchboard::call.answered"), "{text}");
     t.stop().await;
 }

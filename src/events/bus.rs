@@ -236,3 +236,40 @@ pub async fn replay(
         .collect::<Result<_, sqlx::Error>>()
         .map_err(StoreError::from)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(account: &str, owner: Option<&str>, kind: &str) -> Envelope {
+        Envelope::new(
+            1,
+            kind.into(),
+            account.into(),
+            owner.map(str::to_owned),
+            None,
+            0,
+            serde_json::json!({}),
+        )
+    }
+
+    #[test]
+    fn a_filter_keeps_its_account_and_types_only() {
+        let mut filter = Filter {
+            account_sid: "AC1".into(),
+            include_subaccounts: false,
+            types: None,
+        };
+        assert!(filter.matches(&envelope("AC1", None, "call.answered")));
+        assert!(!filter.matches(&envelope("AC2", None, "call.answered")));
+        assert!(!filter.matches(&envelope("AC3", Some("AC1"), "call.answered")));
+        // An event no account owns reaches nobody.
+        assert!(!filter.matches(&envelope("", None, "call.rejected")));
+        filter.include_subaccounts = true;
+        assert!(filter.matches(&envelope("AC3", Some("AC1"), "call.answered")));
+        assert!(!filter.matches(&envelope("AC4", Some("AC2"), "call.answered")));
+        filter.types = Some(HashSet::from(["call.completed".to_owned()]));
+        assert!(!filter.matches(&envelope("AC1", None, "call.answered")));
+        assert!(filter.matches(&envelope("AC1", None, "call.completed")));
+    }
+}

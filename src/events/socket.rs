@@ -308,3 +308,58 @@ pub fn to_esl(e: &Envelope) -> esl::Event {
     event.set_body(e.json.clone());
     event
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_switchboard_event_is_a_custom_event_naming_its_call_and_account() {
+        let envelope = Envelope::new(
+            9,
+            "call.answered".into(),
+            "AC1".into(),
+            None,
+            Some("CA1".into()),
+            1_764_033_099_000,
+            serde_json::json!({"call_status": "in-progress", "parent_call_sid": null}),
+        );
+        let event = to_esl(&envelope);
+        assert_eq!(event.event_name().as_deref(), Some("CUSTOM"));
+        assert_eq!(
+            event.subclass().as_deref(),
+            Some("switchboard::call.answered")
+        );
+        assert_eq!(event.variable("sb_call_sid").as_deref(), Some("CA1"));
+        assert_eq!(event.variable("sb_account_sid").as_deref(), Some("AC1"));
+        assert_eq!(event.header("Event-Sequence").as_deref(), Some("9"));
+        assert_eq!(event.header("call_status").as_deref(), Some("in-progress"));
+        assert!(!event.has_header("parent_call_sid"));
+        assert_eq!(event.body_str(), Some(envelope.json.as_str()));
+        // It survives FreeSWITCH's plain serialisation and a parse back.
+        let parsed = esl::Event::parse_plain(event.to_bytes(EventFormat::Plain)).unwrap();
+        assert_eq!(parsed.subclass(), event.subclass());
+        assert_eq!(parsed.body_str(), Some(envelope.json.as_str()));
+    }
+
+    #[test]
+    fn event_names_select_types_custom_events_and_channel_events() {
+        let mut listener = Listener::default();
+        listener.subscribe(&[
+            "CUSTOM".into(),
+            "switchboard::call.completed".into(),
+            "gather.completed".into(),
+            "CHANNEL_ANSWER".into(),
+        ]);
+        assert!(!listener.all && !listener.all_custom);
+        assert!(listener.types.contains("call.completed"));
+        assert!(listener.types.contains("gather.completed"));
+        assert!(listener.channel_names.contains("CHANNEL_ANSWER"));
+        let mut listener = Listener::default();
+        listener.subscribe(&["CUSTOM".into()]);
+        assert!(listener.all_custom);
+        let mut listener = Listener::default();
+        listener.subscribe(&["all".into()]);
+        assert!(listener.all);
+    }
+}
