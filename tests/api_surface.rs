@@ -176,6 +176,7 @@ async fn conference(t: &TestApp, account: &Account) -> [(&'static str, String); 
     };
     store.insert_participant(&participant).await.unwrap();
     [("Conferences", sid), ("Participants", call)]
+}
 
 async fn v1_post(t: &TestApp, account: &Account, path: &str, form: &[(&str, String)]) -> String {
     let response = t
