@@ -973,7 +973,85 @@ async fn sinks_and_subscriptions_refuse_bad_input_with_twilio_errors() {
     }
     let text = String::from_utf8_lossy(&seen);
     assert!(text.contains("Content-Type: text/event-json"), "{text}");
-    assert!(text.contains("\"Event-Subclass\":\"switchboard::call.completed\""), "{text}");
+    assert!(
+        text.contains("\"Event-Subclass\":\"switchboard::call.completed\""),
+        "{text}"
+    );
     assert!(!text.contains("switchboard::call.answered"), "{text}");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn each_verb_publishes_its_events_in_the_order_the_call_runs_them() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let app = AppServer::start().await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    let events = sse(&t, &account, "", None).await;
+    app.twiml(
+        "/start",
+        r#"<Response><Record maxLength="1" timeout="0" playBeep="false" action="/next"/></Response>"#,
+    );
+    app.twiml(
+        "/next",
+        r#"<Response><Dial timeLimit="1"><Number>+15005550006</Number></Dial><Play>missing.wav</Play><Enqueue waitUrl="/wait">support</Enqueue><Dial><Conference>room</Conference></Dial></Response>"#,
+    );
+    app.twiml("/wait", "<Response><Leave/></Response>");
+    let response = t
+        .http
+        .post(t.url(&format!("/2010-04-01/Accounts/{}/Calls.json", account.sid)))
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .form(&[
+            // Answers and stays up until the API hangs up.
+            ("To", "+15005550000"),
+            ("From", "+15005550100"),
+            ("Url", &app.url("/start")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let call = response.json::<Value>().await.unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually("the caller in the conference", || async {
+        let calls = events.by_call();
+        let kinds = calls.get(&call)?;
+        kinds
+            .contains(&"conference.participant.joined".to_owned())
+            .then_some(())
+    })
+    .await;
+    let response = t
+        .http
+        .post(t.url(&format!(
+            "/2010-04-01/Accounts/{}/Calls/{call}.json",
+            account.sid
+        )))
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .form(&[("Status", "completed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let want = expected(&[(
+        &call,
+        &[
+            "call.initiated",
+            "call.ringing",
+            "call.answered",
+            "recording.completed",
+            "dial.completed",
+            "notification.created",
+            "queue.member.joined",
+            "queue.member.left",
+            "conference.participant.joined",
+            "conference.participant.left",
+            "call.completed",
+        ],
+    )]);
+    eventually("every verb's event", || async {
+        (events.by_call() == want).then_some(())
+    })
+    .await;
     t.stop().await;
 }
