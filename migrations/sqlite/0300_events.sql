@@ -72,3 +72,12 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_lane ON outbox (lane, id);
 CREATE INDEX outbox_due ON outbox (next_attempt_at);
+
+-- Which instance delivers a lane now: instances sharing the database never
+-- deliver one lane at once, so its order holds. A lease left by a stopped
+-- instance lapses at `until`.
+CREATE TABLE outbox_leases (
+    lane    TEXT PRIMARY KEY,
+    holder  TEXT NOT NULL,
+    until   BIGINT NOT NULL
+);

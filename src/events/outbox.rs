@@ -4,6 +4,7 @@
 //! retrying with exponential backoff. A sink that keeps failing for
 //! `disable_after` is disabled (status `failed`) and its account told by a
 //! Notification; a call callback is given up after a few attempts.
+//! Instances sharing the database lease lanes, so each lane has one deliverer.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -29,9 +30,40 @@ const POLL: Duration = Duration::from_millis(250);
 const PARALLEL_LANES: usize = 64;
 /// The first retry's delay; each next one doubles, up to `retry_max`.
 const FIRST_RETRY: Duration = Duration::from_millis(500);
+/// How long a lane's lease lasts without renewal (renewed at every request).
+const LEASE: Duration = Duration::from_secs(120);
+
 /// Twilio's "Event delivery to sink failed": the Notification that tells an
 /// account its sink was disabled.
 pub const SINK_DISABLED_CODE: u32 = 91300;
+
+/// Takes (or renews) the lease of `lane` for `holder`; false while another
+/// instance holds it.
+pub async fn claim(store: &Store, lane: &str, holder: &str, now: i64) -> Result<bool, StoreError> {
+    let claimed = sqlx::query(
+        "INSERT INTO outbox_leases (lane, holder, until) VALUES ($1, $2, $3)
+         ON CONFLICT (lane) DO UPDATE SET holder = excluded.holder, until = excluded.until
+         WHERE outbox_leases.until < $4 OR outbox_leases.holder = excluded.holder",
+    )
+    .bind(lane)
+    .bind(holder)
+    .bind(now + LEASE.as_millis() as i64)
+    .bind(now)
+    .execute(store.pool())
+    .await?
+    .rows_affected();
+    Ok(claimed == 1)
+}
+
+/// Gives a lane's lease back.
+pub async fn release(store: &Store, lane: &str, holder: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM outbox_leases WHERE lane = $1 AND holder = $2")
+        .bind(lane)
+        .bind(holder)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
 
 /// One request to deliver.
 #[derive(Debug, Clone)]
@@ -94,6 +126,8 @@ pub struct Worker {
     pub wake: Arc<Notify>,
     /// Lanes being delivered now: one delivery at a time per lane keeps its order.
     busy: Mutex<HashSet<String>>,
+    /// This instance, as it holds lane leases.
+    holder: String,
 }
 
 impl Worker {
@@ -111,6 +145,7 @@ impl Worker {
             publisher,
             wake,
             busy: Mutex::new(HashSet::new()),
+            holder: crate::sid::new_secret(),
         })
     }
 
@@ -167,9 +202,19 @@ impl Worker {
             .collect()
     }
 
-    /// Delivers a lane's requests in order until it is empty or one fails.
+    /// Delivers a lane's requests in order until it is empty or one fails,
+    /// unless another instance holds the lane.
     async fn drain(&self, lane: &str) -> Result<(), StoreError> {
+        let delivered = self.deliver(lane).await;
+        release(&self.store, lane, &self.holder).await?;
+        delivered
+    }
+
+    async fn deliver(&self, lane: &str) -> Result<(), StoreError> {
         loop {
+            if !claim(&self.store, lane, &self.holder, now_millis()).await? {
+                return Ok(());
+            }
             let Some(row) = sqlx::query(
                 "SELECT id, account_sid, sink_sid, url, method, content_type, body, attempts,
                         next_attempt_at
@@ -347,6 +392,35 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn one_instance_at_a_time_holds_a_lane_until_its_lease_lapses() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/sb.db?mode=rwc", dir.path().display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let now = 1_000_000;
+        assert!(claim(&store, "DG1", "a", now).await.unwrap());
+        assert!(!claim(&store, "DG1", "b", now + 1).await.unwrap());
+        assert!(
+            claim(&store, "DF1", "b", now).await.unwrap(),
+            "lanes are independent"
+        );
+        assert!(claim(&store, "DG1", "a", now + 2).await.unwrap(), "renewed");
+        let lapsed = now + 3 + LEASE.as_millis() as i64;
+        assert!(
+            claim(&store, "DG1", "b", lapsed).await.unwrap(),
+            "taken over"
+        );
+        release(&store, "DG1", "a").await.unwrap();
+        assert!(
+            !claim(&store, "DG1", "a", lapsed).await.unwrap(),
+            "not a's to give"
+        );
+        release(&store, "DG1", "b").await.unwrap();
+        assert!(claim(&store, "DG1", "a", lapsed).await.unwrap());
+        store.close().await;
+    }
 
     #[test]
     fn retries_double_up_to_the_maximum() {
