@@ -176,7 +176,13 @@ impl Received {
     }
 }
 
-fn expected(calls: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+/// Who subscribes, what it has received so far, and what it must receive.
+type Subscriber<'a> = (&'a str, Box<dyn Fn() -> Received + 'a>, &'a Calls);
+
+/// Each call's event types, in order.
+type Calls = BTreeMap<String, Vec<String>>;
+
+fn expected(calls: &[(&str, &[&str])]) -> Calls {
     calls
         .iter()
         .map(|(call, kinds)| {
@@ -450,11 +456,7 @@ async fn every_subscriber_receives_exactly_its_own_calls_events_in_order(db: Db)
     let alice_expected = expected(&[(&alice_out, &OUTBOUND), (&alice_in, &INBOUND_GATHER)]);
     let bob_expected = expected(&[(&bob_out, &OUTBOUND)]);
 
-    let subscribers: Vec<(
-        &str,
-        Box<dyn Fn() -> Received>,
-        &BTreeMap<String, Vec<String>>,
-    )> = vec![
+    let subscribers: Vec<Subscriber> = vec![
         (
             "Alice's webhook sink",
             Box::new(|| sink_received(&app, "/alice-sink", &alice)),

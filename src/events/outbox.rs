@@ -251,21 +251,20 @@ impl Worker {
                 }
                 Err(error) => {
                     tracing::warn!(%lane, attempts, %error, "webhook delivery failed");
-                    match &sink_sid {
-                        Some(sink) => {
-                            if self.sink_failed(sink, &account_sid, &error).await? {
-                                return Ok(());
-                            }
-                        }
-                        None if attempts >= CALLBACK_ATTEMPTS => {
-                            tracing::warn!(%lane, url = %row.try_get::<String, _>("url")?, "callback given up");
-                            sqlx::query("DELETE FROM outbox WHERE id = $1")
-                                .bind(id)
-                                .execute(self.store.pool())
-                                .await?;
-                            continue;
-                        }
-                        None => {}
+                    let disabled = match &sink_sid {
+                        Some(sink) => self.sink_failed(sink, &account_sid, &error).await?,
+                        None => false,
+                    };
+                    if disabled {
+                        return Ok(());
+                    }
+                    if sink_sid.is_none() && attempts >= CALLBACK_ATTEMPTS {
+                        tracing::warn!(%lane, url = %row.try_get::<String, _>("url")?, "callback given up");
+                        sqlx::query("DELETE FROM outbox WHERE id = $1")
+                            .bind(id)
+                            .execute(self.store.pool())
+                            .await?;
+                        continue;
                     }
                     let retry_at = now_millis() + self.policy.delay(attempts).as_millis() as i64;
                     sqlx::query(

@@ -211,8 +211,11 @@ pub struct TestApp {
 pub struct TestAppBuilder {
     db: Db,
     redis: bool,
-    configure: Option<Box<dyn FnOnce(&mut Config)>>,
+    configure: Option<Configure>,
 }
+
+/// A change to the configuration a test makes before Switchboard starts.
+type Configure = Box<dyn FnOnce(&mut Config)>;
 
 impl TestApp {
     pub fn builder(db: Db) -> TestAppBuilder {
