@@ -33,6 +33,8 @@ impl Instance {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("SWITCHBOARD_DATA_DIR", data_dir)
             .env("SWITCHBOARD_LISTEN", "127.0.0.1:0")
+            // Several instances run at once: each its own event socket port.
+            .env("SWITCHBOARD_EVENT_SOCKET", "127.0.0.1:0")
             .env("SWITCHBOARD_VSWITCH_SPEED", "20");
         for (key, value) in env {
             command.env(key, value);
