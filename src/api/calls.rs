@@ -525,8 +525,7 @@ pub async fn list(
                 .filter("date_created <", Column::Int(before + CLOCK_SLACK_MS));
         }
     }
-    list.answer(&app, &params, call_from_api_row)
-        .await
+    list.answer(&app, &params, call_from_api_row).await
 }
 
 /// How far apart two instances' clocks may be.

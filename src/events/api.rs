@@ -20,7 +20,7 @@ use crate::api::{param, required, Answer, FieldKind};
 use crate::api::{ApiError, Endpoint, Principal, Verb};
 use crate::app::App;
 use crate::sid::{Kind, Sid};
-use crate::store::{now_millis, Listing, Page, PageRequest};
+use crate::store::{now_millis, Column, Listing, Page, PageRequest};
 
 const SINK_COLUMNS: &str = "sid, account_sid, description, sink_type, sink_configuration, status, date_created, date_updated";
 const SUBSCRIPTION_COLUMNS: &str =
@@ -391,7 +391,7 @@ async fn list_sinks(
     let mut filters = Vec::new();
     let mut shown = Vec::new();
     if let Some(status) = params.get("Status").filter(|s| !s.is_empty()) {
-        filters.push(("status =", status.to_owned()));
+        filters.push(("status =", Column::Text(Some(status.to_owned()))));
         shown.push(("Status", status));
     }
     if let Some(in_use) = params.boolean("InUse")? {
@@ -399,7 +399,7 @@ async fn list_sinks(
         filters.push((
             "(SELECT CASE WHEN COUNT(*) > 0 THEN 'true' ELSE 'false' END
               FROM subscriptions u WHERE u.sink_sid = sinks.sid) =",
-            in_use.to_string(),
+            Column::Text(Some(in_use.to_string())),
         ));
         shown.push(("InUse", if in_use { "true" } else { "false" }));
     }
@@ -641,7 +641,7 @@ async fn list_subscriptions(
     let mut filters = Vec::new();
     let mut shown = Vec::new();
     if let Some(sink) = params.get("SinkSid").filter(|s| !s.is_empty()) {
-        filters.push(("sink_sid =", sink.to_owned()));
+        filters.push(("sink_sid =", Column::Text(Some(sink.to_owned()))));
         shown.push(("SinkSid", sink));
     }
     let listing = Listing {
