@@ -248,8 +248,10 @@ async fn calls_queued_by_a_stopped_instance_are_resumed_or_failed(db: Db) {
         .execute(t.app.store.pool())
         .await
         .unwrap();
-    // What every start does (without Redis an instance is alone with its database).
-    assert_eq!(t.app.pacer.adopt_orphans().await.unwrap(), 2);
+    // What every start does (without Redis an instance is alone with its
+    // database). The start's own pass may still be running and take some of
+    // them first: each call is adopted once either way, as checked below.
+    assert!(t.app.pacer.adopt_orphans().await.unwrap() <= 2);
     let done = finished(&t, &alice, &queued).await;
     assert_eq!(done["status"], "completed", "{done}");
     // The closed account's call ends failed, with a notification saying why.
