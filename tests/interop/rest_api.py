@@ -204,6 +204,61 @@ expect_error(lambda: me.calls(busy.sid).fetch(), 404, 20404)
 expect_error(lambda: other.calls(held.sid).delete(), 404, 20404)
 print("calls ok")
 
+# Queues: create, update, list; a caller in line is dequeued to a URL.
+q = me.queues.create(friendly_name="support", max_size=10)
+assert q.sid.startswith("QU") and q.max_size == 10 and q.current_size == 0, q.max_size
+q = me.queues(q.sid).update(friendly_name="help desk", max_size=20)
+assert q.friendly_name == "help desk" and q.max_size == 20
+assert [x.sid for x in me.queues.list()] == [q.sid]
+expect_error(lambda: me.queues.create(friendly_name="help desk"), 400, 22003)
+expect_error(lambda: me.queues.create(friendly_name="huge", max_size=5001), 400, 20001)
+waiting = me.calls.create(
+    to="+15005550006", from_=FROM, twiml="<Response><Enqueue>help desk</Enqueue></Response>"
+)
+members = eventually("the caller in line", lambda: me.queues(q.sid).members.list())
+assert members[0].call_sid == waiting.sid and members[0].position == 1, members[0].position
+assert me.queues(q.sid).members("Front").fetch().call_sid == waiting.sid
+assert me.queues(q.sid).fetch().current_size == 1
+expect_error(lambda: other.queues(q.sid).members("Front").fetch(), 404, 20404)
+expect_error(lambda: other.queues(q.sid).delete(), 404, 20404)
+expect_error(lambda: me.queues(q.sid).delete(), 400, 20001)
+dequeued = me.queues(q.sid).members(waiting.sid).update(url=APP + "/recorded")
+assert dequeued.call_sid == waiting.sid
+assert finished(waiting.sid).status == "completed"
+assert me.queues(q.sid).members.list() == []
+me.queues(q.sid).delete()
+expect_error(lambda: me.queues(q.sid).fetch(), 404, 20404)
+
+# Conferences: a live room; its participant muted, held, then removed.
+caller = me.calls.create(
+    to="+15005550006",
+    from_=FROM,
+    twiml="<Response><Dial><Conference>Standup</Conference></Dial></Response>",
+)
+room = eventually("the room", lambda: me.conferences.list(status="in-progress"))[0]
+assert room.friendly_name == "Standup" and room.sid.startswith("CF"), room.friendly_name
+people = eventually("the participant", lambda: me.conferences(room.sid).participants.list())
+assert [p.call_sid for p in people] == [caller.sid]
+participant = me.conferences(room.sid).participants(caller.sid)
+assert participant.update(muted=True).muted is True
+assert participant.update(hold=True).hold is True
+assert [p.call_sid for p in me.conferences(room.sid).participants.list(muted=True)] == [caller.sid]
+assert me.conferences(room.sid).participants.list(hold=False) == []
+expect_error(lambda: other.conferences(room.sid).fetch(), 404, 20404)
+expect_error(lambda: other.conferences(room.sid).participants(caller.sid).delete(), 404, 20404)
+participant.delete()
+assert finished(caller.sid).status == "completed"
+
+
+def ended():
+    room_now = me.conferences(room.sid).fetch()
+    return room_now if room_now.status == "completed" else None
+
+
+assert eventually("the room to end", ended).reason_conference_ended == "last-participant-left"
+assert [c.sid for c in me.conferences.list(friendly_name="Standup")] == [room.sid]
+print("queues and conferences ok")
+
 # Auto-paging walks a long list exactly once.
 bulk = client(os.environ["BULK_ACCOUNT_SID"], os.environ["BULK_AUTH_TOKEN"])
 count = int(os.environ["BULK_COUNT"])
