@@ -171,3 +171,67 @@ async fn a_busy_number_ends_the_call_busy_without_fetching_the_app() {
     assert!(app.requests_to("/start").is_empty());
     t.stop().await;
 }
+
+#[tokio::test]
+async fn record_and_send_digits_apply_to_the_whole_api_call() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    // +15005550009 talks for 3 s (0.15 s here) into whatever records it.
+    let form = [
+        ("To", "+15005550009".to_owned()),
+        ("From", "+15005550100".to_owned()),
+        (
+            "Twiml",
+            r#"<Response><Pause length="1"/></Response>"#.to_owned(),
+        ),
+        ("Record", "true".to_owned()),
+        ("SendDigits", "1w2#".to_owned()),
+    ];
+    let created = place(&t, &account, &form).await;
+    let sid = created["sid"].as_str().unwrap().to_owned();
+    let done = finished(&t, &account, &sid).await;
+    assert_eq!(done["status"], "completed");
+    let list = t
+        .http
+        .get(t.url(&format!(
+            "/2010-04-01/Accounts/{}/Calls/{sid}/Recordings.json",
+            account.sid
+        )))
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let recordings = list["recordings"].as_array().unwrap();
+    assert_eq!(recordings.len(), 1, "{list}");
+    assert_eq!(recordings[0]["source"], "OutboundAPI");
+    assert!(
+        recordings[0]["duration"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            >= 1
+    );
+    // Bad digits are refused before anything is placed.
+    let form = [
+        ("To", "+15005550006".to_owned()),
+        ("From", "+15005550100".to_owned()),
+        ("Twiml", "<Response/>".to_owned()),
+        ("SendDigits", "12x".to_owned()),
+    ];
+    let response = t
+        .http
+        .post(t.url(&format!("/2010-04-01/Accounts/{}/Calls.json", account.sid)))
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], 20001, "{body}");
+    t.stop().await;
+}

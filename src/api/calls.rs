@@ -224,13 +224,24 @@ pub async fn create(
             format!("Invalid 'From' Phone Number: {from}"),
         ));
     }
-    for unsupported in [
-        "Record",
-        "SendDigits",
-        "MachineDetection",
-        "AsyncAmd",
-        "Trim",
-    ] {
+    // Digits (and `w`, a half-second wait) sent to the called party once it answers.
+    let send_digits = match params.get("SendDigits").filter(|d| !d.is_empty()) {
+        Some(digits)
+            if digits.len() <= 32 && digits.chars().all(|c| "0123456789*#wWABCD".contains(c)) =>
+        {
+            Some(digits.to_owned())
+        }
+        Some(digits) => {
+            return Err(invalid(
+                "SendDigits",
+                digits,
+                "must be up to 32 of 0-9, *, #, A-D and w (a half-second wait)",
+            ))
+        }
+        None => None,
+    };
+    let record = params.boolean("Record")?.unwrap_or(false);
+    for unsupported in ["MachineDetection", "AsyncAmd", "Trim"] {
         if params
             .get(unsupported)
             .is_some_and(|v| !v.is_empty() && v != "false")
@@ -303,6 +314,8 @@ pub async fn create(
         duration: None,
         date_created: now,
         date_updated: now,
+        send_digits,
+        record,
     };
     // Stored as queued, placed in the account's turn (at once, or later).
     let queue_time = match app

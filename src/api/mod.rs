@@ -141,7 +141,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 fn call_endpoints() -> Vec<Endpoint> {
     use axum::routing::{delete, get, post};
     use endpoint::{param, Answer, Verb};
-    use resource::FieldKind::{Method, PhoneNumber, Text, Url};
+    use resource::FieldKind::{Bool, Method, PhoneNumber, Text, Url};
 
     let account = format!("/{VERSION}/Accounts/{{AccountSid}}");
     let endpoint =
@@ -191,6 +191,8 @@ fn call_endpoints() -> Vec<Endpoint> {
                 param("StatusCallbackEvent", Text),
                 param("StatusCallbackMethod", Method),
                 param("Timeout", Text),
+                param("SendDigits", Text),
+                param("Record", Bool),
             ],
             Answer::One { status: 201 },
             post(calls::create),

@@ -213,6 +213,8 @@ fn party(session: &Session, dial: &twiml::Dial, target: &DialTarget) -> Option<P
         duration: None,
         date_created: now,
         date_updated: now,
+        send_digits: None,
+        record: false,
     };
     Some(Party {
         call,

@@ -410,6 +410,8 @@ impl CallRouter {
             duration: None,
             date_created: now,
             date_updated: now,
+            send_digits: None,
+            record: false,
         };
         self.inner.store.insert_call(&call).await?;
         let control = self.inner.register(&call.sid);
@@ -591,7 +593,39 @@ async fn outbound(mut session: Session, instructions: Instructions) {
     if let Some(status) = outcome {
         return Box::pin(finish(session, Some(status))).await;
     }
+    answered_options(&mut session).await;
     Box::pin(run(session, instructions)).await;
+}
+
+/// What the API asked for once its call answers: digits sent to the called
+/// party (`SendDigits`), and a recording of the whole call (`Record`).
+async fn answered_options(session: &mut Session) {
+    if let Some(digits) = session.call.send_digits.clone() {
+        session
+            .api(&format!("uuid_send_dtmf {} {digits}", session.uuid))
+            .await;
+    }
+    if session.call.record {
+        let sid = Sid::new(Kind::Recording).to_string();
+        let dir = session.router.recordings_dir.clone();
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::error!(dir = %dir.display(), error = %e, "cannot create the recordings directory");
+        }
+        let path = dir.join(format!("{sid}.wav"));
+        let command = format!("uuid_record {} start {}", session.uuid, path.display());
+        match session.api(&command).await {
+            Some(reply) if reply.starts_with("+OK") => {
+                session.recording = Some((sid, path, now_millis()));
+            }
+            reply => {
+                let message = format!(
+                    "The call could not be recorded: {}",
+                    reply.unwrap_or_default().trim()
+                );
+                session.notify(13227, &message, None, None, true).await;
+            }
+        }
+    }
 }
 
 /// Takes a parked inbound call through its instructions.
@@ -684,6 +718,10 @@ async fn finish(mut session: Session, status: Option<CallStatus>) {
             unanswered_status(&cause)
         }
     };
+    // The node closes the whole-call recording when the channel hangs up.
+    if let Some((sid, path, started)) = session.recording.take() {
+        verbs::keep_recording(&mut session, &sid, &path, started, "OutboundAPI").await;
+    }
     session.set_status(final_status).await;
     session.node.release(&session.uuid);
     session.router.unregister(&session.call.sid);

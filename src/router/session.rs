@@ -46,6 +46,8 @@ pub struct Session {
     pub leg_events: VecDeque<Event>,
     /// Whether the caller's channel is in a bridge (CHANNEL_BRIDGE until CHANNEL_UNBRIDGE).
     pub bridged: bool,
+    /// The whole-call recording (`Record=true`): its sid, file and start.
+    pub recording: Option<(String, std::path::PathBuf, i64)>,
     /// The document being run, for relative URLs.
     pub document_url: Option<String>,
     /// When the switch last woke this call (an event, an execution's end)
@@ -79,6 +81,7 @@ impl Session {
             dtmf: VecDeque::new(),
             leg_events: VecDeque::new(),
             bridged: false,
+            recording: None,
             document_url: None,
             woken: None,
             sequence: 0,

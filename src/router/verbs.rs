@@ -454,39 +454,12 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
         Err(Interrupt::HungUp) => "hangup".to_owned(),
         Err(_) => String::new(),
     };
-    let duration = wav_seconds(&path);
-    let Some(duration) = duration.filter(|d| *d > 0) else {
+    let Some((duration, recording_url)) =
+        keep_recording(session, &sid, &path, started, "RecordVerb").await
+    else {
         // Nothing was recorded: Twilio moves on to the next verb.
-        let _ = std::fs::remove_file(&path);
         return outcome.map(|_| Next::Continue);
     };
-    let recording = Recording {
-        sid: sid.clone(),
-        account_sid: session.call.account_sid.clone(),
-        call_sid: session.call.sid.clone(),
-        status: "completed".into(),
-        source: "RecordVerb".into(),
-        channels: 1,
-        duration,
-        file_path: path.display().to_string(),
-        start_time: started,
-        date_created: now_millis(),
-        date_updated: now_millis(),
-    };
-    if let Err(e) = session.router.store.insert_recording(&recording).await {
-        tracing::error!(call = %session.call.sid, error = %e, "cannot record a recording");
-    }
-    let recording_url = format!(
-        "{}2010-04-01/Accounts/{}/Recordings/{sid}",
-        session.router.public_url, session.call.account_sid
-    );
-    let data = serde_json::json!({
-        "recording_sid": sid,
-        "recording_url": recording_url,
-        "duration": duration,
-        "source": "RecordVerb",
-    });
-    session.publish(events::RECORDING_COMPLETED, data).await;
     if let Some(callback) = record.recording_status_callback() {
         if let Some(url) = session.resolve(callback) {
             let params = vec![
@@ -537,6 +510,49 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
             Err(interrupt)
         }
     }
+}
+
+/// Makes a finished recording file a Recording of the call (and an event);
+/// its duration and URL, or `None` (and no file) when nothing was recorded.
+pub(super) async fn keep_recording(
+    session: &mut Session,
+    sid: &str,
+    path: &std::path::Path,
+    started: i64,
+    source: &str,
+) -> Option<(i64, String)> {
+    let Some(duration) = wav_seconds(path).filter(|d| *d > 0) else {
+        let _ = std::fs::remove_file(path);
+        return None;
+    };
+    let recording = Recording {
+        sid: sid.to_owned(),
+        account_sid: session.call.account_sid.clone(),
+        call_sid: session.call.sid.clone(),
+        status: "completed".into(),
+        source: source.into(),
+        channels: 1,
+        duration,
+        file_path: path.display().to_string(),
+        start_time: started,
+        date_created: now_millis(),
+        date_updated: now_millis(),
+    };
+    if let Err(e) = session.router.store.insert_recording(&recording).await {
+        tracing::error!(call = %session.call.sid, error = %e, "cannot record a recording");
+    }
+    let recording_url = format!(
+        "{}2010-04-01/Accounts/{}/Recordings/{sid}",
+        session.router.public_url, session.call.account_sid
+    );
+    let data = serde_json::json!({
+        "recording_sid": sid,
+        "recording_url": recording_url,
+        "duration": duration,
+        "source": source,
+    });
+    session.publish(events::RECORDING_COMPLETED, data).await;
+    Some((duration, recording_url))
 }
 
 /// A WAV file's length in whole seconds (rounded up), if it is a WAV file.

@@ -95,12 +95,17 @@ pub struct Call {
     pub duration: Option<i64>,
     pub date_created: i64,
     pub date_updated: i64,
+    /// DTMF sent once an API-placed call answers (`SendDigits`).
+    pub send_digits: Option<String>,
+    /// Whether the whole call is recorded (`Record`).
+    pub record: bool,
 }
 
 pub const CALL_COLUMNS: &str = "sid, account_sid, parent_call_sid, direction, from_number, to_number, \
     caller_name, forwarded_from, status, answered_by, phone_number_sid, application_sid, url, method, \
     fallback_url, fallback_method, twiml, status_callback, status_callback_method, status_callback_events, \
-    timeout_secs, node, channel_uuid, start_time, end_time, duration, date_created, date_updated";
+    timeout_secs, node, channel_uuid, start_time, end_time, duration, date_created, date_updated, \
+    send_digits, record";
 
 pub fn call_from_row(row: &AnyRow) -> Result<Call, sqlx::Error> {
     let status: String = row.try_get("status")?;
@@ -136,6 +141,8 @@ pub fn call_from_row(row: &AnyRow) -> Result<Call, sqlx::Error> {
         duration: row.try_get("duration")?,
         date_created: row.try_get("date_created")?,
         date_updated: row.try_get("date_updated")?,
+        send_digits: row.try_get("send_digits")?,
+        record: row.try_get::<i64, _>("record")? != 0,
     })
 }
 
@@ -203,7 +210,7 @@ where
 {
     sqlx::query(&format!(
         "INSERT INTO calls ({CALL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
+         $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"
     ))
     .bind(&call.sid)
     .bind(&call.account_sid)
@@ -233,6 +240,8 @@ where
     .bind(call.duration)
     .bind(call.date_created)
     .bind(call.date_updated)
+    .bind(&call.send_digits)
+    .bind(i64::from(call.record))
     .execute(executor)
     .await?;
     Ok(())

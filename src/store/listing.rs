@@ -178,6 +178,8 @@ mod tests {
             duration: None,
             date_created,
             date_updated: date_created,
+            send_digits: None,
+            record: false,
         }
     }
 
