@@ -3,48 +3,9 @@
 
 mod common;
 
-use common::{eventually, AppServer, Db, TestApp};
+use common::{api, eventually, get, place, AppServer, Db, TestApp};
 use serde_json::Value;
 use switchboard::store::Account;
-
-async fn api(
-    t: &TestApp,
-    account: &Account,
-    method: reqwest::Method,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (u16, Value) {
-    let response = t
-        .http
-        .request(
-            method,
-            t.url(&format!("/2010-04-01/Accounts/{}{path}", account.sid)),
-        )
-        .basic_auth(&account.sid, Some(&account.auth_token))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(t: &TestApp, account: &Account, path: &str) -> Value {
-    let (status, body) = api(t, account, reqwest::Method::GET, path, &[]).await;
-    assert_eq!(status, 200, "{path}: {body}");
-    body
-}
-
-async fn place(t: &TestApp, account: &Account, url: String) -> String {
-    let form = [
-        ("To", "+15005550006"),
-        ("From", "+15005550100"),
-        ("Url", &url),
-    ];
-    let (status, body) = api(t, account, reqwest::Method::POST, "/Calls.json", &form).await;
-    assert_eq!(status, 201, "{body}");
-    body["sid"].as_str().unwrap().to_owned()
-}
 
 /// The room's participants' call SIDs, once there are `n` of them.
 async fn participants(t: &TestApp, account: &Account, conference: &str, n: usize) -> Vec<Value> {

@@ -4,31 +4,9 @@
 
 mod common;
 
-use common::{eventually, AppServer, Db, TestApp};
+use common::{api, eventually, AppServer, Db, TestApp};
 use serde_json::Value;
 use switchboard::store::Account;
-
-async fn api(
-    t: &TestApp,
-    account: &Account,
-    method: reqwest::Method,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (u16, Value) {
-    let response = t
-        .http
-        .request(
-            method,
-            t.url(&format!("/2010-04-01/Accounts/{}{path}", account.sid)),
-        )
-        .basic_auth(&account.sid, Some(&account.auth_token))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 async fn call(t: &TestApp, account: &Account, sid: &str) -> Value {
     api(

@@ -355,3 +355,53 @@ async fn serve(config: Config) -> Served {
     }));
     (addr, app, tx, server)
 }
+
+/// A request to `/2010-04-01/Accounts/{account}{path}` with the account's
+/// credentials: its status and JSON body (`Null` when there is none).
+pub async fn api(
+    t: &TestApp,
+    account: &switchboard::store::Account,
+    method: reqwest::Method,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let response = t
+        .http
+        .request(
+            method,
+            t.url(&format!("/2010-04-01/Accounts/{}{path}", account.sid)),
+        )
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A GET of the account's `path` that must answer 200.
+pub async fn get(
+    t: &TestApp,
+    account: &switchboard::store::Account,
+    path: &str,
+) -> serde_json::Value {
+    let (status, body) = api(t, account, reqwest::Method::GET, path, &[]).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+/// An outbound call to `+15005550006` (it answers) running `url`; its SID.
+pub async fn place(t: &TestApp, account: &switchboard::store::Account, url: String) -> String {
+    let form = [
+        ("To", "+15005550006"),
+        ("From", "+15005550100"),
+        ("Url", &url),
+    ];
+    let (status, body) = api(t, account, reqwest::Method::POST, "/Calls.json", &form).await;
+    assert_eq!(status, 201, "{body}");
+    body["sid"].as_str().unwrap().to_owned()
+}
