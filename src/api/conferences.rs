@@ -219,7 +219,7 @@ fn live_room(
 
 fn conference_error(error: ConferenceError, path: &str) -> ApiError {
     match error {
-        ConferenceError::NotLive | ConferenceError::NotParticipant => ApiError::not_found(path),
+        ConferenceError::NotParticipant => ApiError::not_found(path),
         ConferenceError::Node(reason) => {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 20500, reason)
         }

@@ -64,6 +64,26 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    pub fn new(
+        verb: Verb,
+        path: String,
+        operation: &str,
+        summary: &str,
+        params: Vec<Param>,
+        answer: Answer,
+        handler: MethodRouter<Arc<App>>,
+    ) -> Endpoint {
+        Endpoint {
+            verb,
+            path,
+            operation: operation.into(),
+            summary: summary.into(),
+            params,
+            answer,
+            handler,
+        }
+    }
+
     /// The route axum matches: a parameter must fill a whole segment, so
     /// `{Sid}.json` is captured whole and the handler strips the suffix.
     pub fn route(&self) -> String {

@@ -144,16 +144,7 @@ fn call_endpoints() -> Vec<Endpoint> {
     use resource::FieldKind::{Bool, Method, PhoneNumber, Text, Url};
 
     let account = format!("/{VERSION}/Accounts/{{AccountSid}}");
-    let endpoint =
-        |verb, path: String, operation: &str, summary: &str, params, answer, handler| Endpoint {
-            verb,
-            path,
-            operation: operation.into(),
-            summary: summary.into(),
-            params,
-            answer,
-            handler,
-        };
+    let endpoint = Endpoint::new;
     let call_filters = with_paging(vec![
         param("To", PhoneNumber),
         param("From", PhoneNumber),
@@ -317,16 +308,7 @@ fn conference_endpoints() -> Vec<Endpoint> {
 
     let conferences = format!("/{VERSION}/Accounts/{{AccountSid}}/Conferences");
     let participants = format!("{conferences}/{{ConferenceSid}}/Participants");
-    let endpoint =
-        |verb, path: String, operation: &str, summary: &str, params, answer, handler| Endpoint {
-            verb,
-            path,
-            operation: operation.into(),
-            summary: summary.into(),
-            params,
-            answer,
-            handler,
-        };
+    let endpoint = Endpoint::new;
     vec![
         endpoint(
             Verb::Get,
@@ -404,16 +386,7 @@ fn queue_endpoints() -> Vec<Endpoint> {
     let queues = format!("/{VERSION}/Accounts/{{AccountSid}}/Queues");
     let members = format!("{queues}/{{QueueSid}}/Members");
     let settings = || vec![param("FriendlyName", Text), param("MaxSize", Text)];
-    let endpoint =
-        |verb, path: String, operation: &str, summary: &str, params, answer, handler| Endpoint {
-            verb,
-            path,
-            operation: operation.into(),
-            summary: summary.into(),
-            params,
-            answer,
-            handler,
-        };
+    let endpoint = Endpoint::new;
     vec![
         endpoint(
             Verb::Get,

@@ -41,8 +41,6 @@ enum Phase {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConferenceError {
-    #[error("the conference is not in progress")]
-    NotLive,
     #[error("the call is not a participant of the conference")]
     NotParticipant,
     #[error("the media node did not accept the command: {0}")]
