@@ -168,6 +168,12 @@ async fn media_node() -> (tokio::process::Child, u16) {
 
 #[tokio::main]
 async fn main() {
+    if std::env::var("TRACE").is_ok() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("TRACE"))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let calls = env_or("CALLS", 2000);
     let paused = env_or("PAUSED", 10_000);
     // Within the default API concurrency limit of 100 per account.
@@ -175,9 +181,9 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::embedded(dir.path());
     // The harness's one account places every call: no origination pacing to speak of.
-    config.calls_per_second = 10_000;
+    config.calls_per_second = 1_000_000;
     // Far ends answer at once (speed 1000): the harness measures Switchboard, not ringing.
-    let (node, port) = media_node().await;
+    let (mut node, port) = media_node().await;
     config.media_nodes = MediaNodes::Esl(vec![EslNode {
         host: "127.0.0.1".into(),
         port,
@@ -273,6 +279,9 @@ async fn main() {
         (after.saturating_sub(before)) as f64 / paused as f64,
         (switch_after.saturating_sub(switch_before)) as f64 / paused as f64,
     );
+    // Exiting skips destructors: stop the switch's process first, or it
+    // outlives the harness (holding its output pipe open).
+    node.start_kill().ok();
     assert!(all_in, "not every call reached its Pause");
     std::process::exit(0);
 }

@@ -28,6 +28,8 @@ const CALLBACK_ATTEMPTS: i64 = 5;
 const POLL: Duration = Duration::from_millis(250);
 /// Lanes delivered at once.
 const PARALLEL_LANES: usize = 64;
+/// A lane's requests read at once.
+const DRAIN_BATCH: usize = 16;
 /// The first retry's delay; each next one doubles, up to `retry_max`.
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 /// How long a lane's lease lasts without renewal (renewed at every request).
@@ -211,76 +213,91 @@ impl Worker {
     }
 
     async fn deliver(&self, lane: &str) -> Result<(), StoreError> {
+        let mut claimed_at = None;
         loop {
-            if !claim(&self.store, lane, &self.holder, now_millis()).await? {
-                return Ok(());
+            // The lease is taken once and renewed well before it could lapse.
+            if claimed_at.is_none_or(|at: std::time::Instant| at.elapsed() > LEASE / 4) {
+                if !claim(&self.store, lane, &self.holder, now_millis()).await? {
+                    return Ok(());
+                }
+                claimed_at = Some(std::time::Instant::now());
             }
-            let Some(row) = sqlx::query(
+            // The lane's next requests, in order: one read for a run of them.
+            let rows = sqlx::query(&format!(
                 "SELECT id, account_sid, sink_sid, url, method, content_type, body, attempts,
                         next_attempt_at
-                 FROM outbox WHERE lane = $1 ORDER BY id LIMIT 1",
-            )
+                 FROM outbox WHERE lane = $1 ORDER BY id LIMIT {DRAIN_BATCH}"
+            ))
             .bind(lane)
-            .fetch_optional(self.store.pool())
-            .await?
-            else {
-                return Ok(());
-            };
-            if row.try_get::<i64, _>("next_attempt_at")? > now_millis() {
-                return Ok(());
-            }
-            let id: i64 = row.try_get("id")?;
-            let sink_sid: Option<String> = row.try_get("sink_sid")?;
-            let account_sid: String = row.try_get("account_sid")?;
-            let attempts: i64 = row.try_get::<i64, _>("attempts")? + 1;
-            let outcome = self.send(&row, &account_sid).await;
-            match outcome {
-                Ok(()) => {
-                    sqlx::query("DELETE FROM outbox WHERE id = $1")
-                        .bind(id)
-                        .execute(self.store.pool())
-                        .await?;
-                    if let Some(sink) = &sink_sid {
-                        sqlx::query(
-                            "UPDATE sinks SET failing_since = NULL WHERE sid = $1 AND failing_since IS NOT NULL",
-                        )
-                        .bind(sink)
-                        .execute(self.store.pool())
-                        .await?;
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(%lane, attempts, %error, "webhook delivery failed");
-                    let disabled = match &sink_sid {
-                        Some(sink) => self.sink_failed(sink, &account_sid, &error).await?,
-                        None => false,
-                    };
-                    if disabled {
-                        return Ok(());
-                    }
-                    if sink_sid.is_none() && attempts >= CALLBACK_ATTEMPTS {
-                        tracing::warn!(%lane, url = %row.try_get::<String, _>("url")?, "callback given up");
-                        sqlx::query("DELETE FROM outbox WHERE id = $1")
-                            .bind(id)
-                            .execute(self.store.pool())
-                            .await?;
-                        continue;
-                    }
-                    let retry_at = now_millis() + self.policy.delay(attempts).as_millis() as i64;
-                    sqlx::query(
-                        "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3
-                         WHERE id = $4",
-                    )
-                    .bind(attempts)
-                    .bind(retry_at)
-                    .bind(&error)
-                    .bind(id)
-                    .execute(self.store.pool())
-                    .await?;
+            .fetch_all(self.store.pool())
+            .await?;
+            let more = rows.len() == DRAIN_BATCH;
+            for row in rows {
+                if !self.deliver_one(lane, &row).await? {
                     return Ok(());
                 }
             }
+            if !more {
+                return Ok(());
+            }
         }
+    }
+
+    /// Delivers one request of `lane`; false when the lane must wait (the
+    /// request is not due, or failed and was rescheduled, or its sink was
+    /// disabled).
+    async fn deliver_one(&self, lane: &str, row: &sqlx::any::AnyRow) -> Result<bool, StoreError> {
+        if row.try_get::<i64, _>("next_attempt_at")? > now_millis() {
+            return Ok(false);
+        }
+        let id: i64 = row.try_get("id")?;
+        let sink_sid: Option<String> = row.try_get("sink_sid")?;
+        let account_sid: String = row.try_get("account_sid")?;
+        let attempts: i64 = row.try_get::<i64, _>("attempts")? + 1;
+        let error = match self.send(row, &account_sid).await {
+            Ok(()) => {
+                sqlx::query("DELETE FROM outbox WHERE id = $1")
+                    .bind(id)
+                    .execute(self.store.pool())
+                    .await?;
+                if let Some(sink) = &sink_sid {
+                    sqlx::query(
+                        "UPDATE sinks SET failing_since = NULL WHERE sid = $1 AND failing_since IS NOT NULL",
+                    )
+                    .bind(sink)
+                    .execute(self.store.pool())
+                    .await?;
+                }
+                return Ok(true);
+            }
+            Err(error) => error,
+        };
+        tracing::warn!(%lane, attempts, %error, "webhook delivery failed");
+        if let Some(sink) = &sink_sid {
+            if self.sink_failed(sink, &account_sid, &error).await? {
+                return Ok(false);
+            }
+        }
+        if sink_sid.is_none() && attempts >= CALLBACK_ATTEMPTS {
+            tracing::warn!(%lane, url = %row.try_get::<String, _>("url")?, "callback given up");
+            sqlx::query("DELETE FROM outbox WHERE id = $1")
+                .bind(id)
+                .execute(self.store.pool())
+                .await?;
+            return Ok(true);
+        }
+        let retry_at = now_millis() + self.policy.delay(attempts).as_millis() as i64;
+        sqlx::query(
+            "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3
+             WHERE id = $4",
+        )
+        .bind(attempts)
+        .bind(retry_at)
+        .bind(&error)
+        .bind(id)
+        .execute(self.store.pool())
+        .await?;
+        Ok(false)
     }
 
     /// One request, signed with the account's AuthToken as it is now.

@@ -33,7 +33,7 @@ use crate::router::{CallRouter, Instructions, RouterError};
 use crate::sid::{Kind, Sid};
 use crate::store::{
     call_from_row, insert_call_on, now_millis, AccountStatus, Call, CallStatus, Notification,
-    Store, StoreError, CALL_COLUMNS,
+    Queued, Store, StoreError, CALL_COLUMNS,
 };
 use crate::webhook::Method;
 
@@ -211,15 +211,11 @@ impl Pacer {
     ) -> Result<Duration, PacerError> {
         let wait = self.reserve(&call.account_sid).await?;
         let now_due = wait.is_zero();
-        let mut tx = self.store.pool().begin().await?;
-        insert_call_on(&mut *tx, call).await?;
-        sqlx::query("UPDATE calls SET queue_time = $2, queued_by = $3 WHERE sid = $1")
-            .bind(&call.sid)
-            .bind(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
-            .bind(if now_due { "" } else { self.limits.instance() })
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let queued = Queued {
+            time_ms: i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
+            by: if now_due { "" } else { self.limits.instance() },
+        };
+        insert_call_on(self.store.pool(), call, Some(queued)).await?;
         if now_due {
             self.place(call.clone(), auth_token)?;
             self.queue_time.observe(0.0);

@@ -202,15 +202,28 @@ pub fn recording_from_row(row: &AnyRow) -> Result<Recording, sqlx::Error> {
     })
 }
 
-/// Inserts `call` through `executor`: the pool, or a transaction that
-/// writes more about the call beside it.
-pub async fn insert_call_on<'e, E>(executor: E, call: &Call) -> Result<(), StoreError>
+/// Where an API-placed call waits for its origination slot: milliseconds
+/// until it is placed, and the instance whose queue holds it ('' once placed).
+pub struct Queued<'a> {
+    pub time_ms: i64,
+    pub by: &'a str,
+}
+
+/// Inserts `call` through `executor` (the pool, or a transaction that writes
+/// more about the call beside it), with its place in the origination queue
+/// when it has one: one statement either way.
+pub async fn insert_call_on<'e, E>(
+    executor: E,
+    call: &Call,
+    queued: Option<Queued<'_>>,
+) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     sqlx::query(&format!(
-        "INSERT INTO calls ({CALL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"
+        "INSERT INTO calls ({CALL_COLUMNS}, queue_time, queued_by) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+         $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, \
+         $27, $28, $29, $30, $31, $32)"
     ))
     .bind(&call.sid)
     .bind(&call.account_sid)
@@ -242,6 +255,8 @@ where
     .bind(call.date_updated)
     .bind(&call.send_digits)
     .bind(i64::from(call.record))
+    .bind(queued.as_ref().map(|q| q.time_ms))
+    .bind(queued.as_ref().map(|q| q.by))
     .execute(executor)
     .await?;
     Ok(())
@@ -249,7 +264,7 @@ where
 
 impl Store {
     pub async fn insert_call(&self, call: &Call) -> Result<(), StoreError> {
-        insert_call_on(&self.pool, call).await
+        insert_call_on(&self.pool, call, None).await
     }
 
     /// The call, if it is `account_sid`'s.
