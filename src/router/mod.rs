@@ -539,7 +539,7 @@ async fn outbound(mut session: Session, instructions: Instructions) {
             return finish(session, Some(CallStatus::Failed)).await;
         }
     };
-    let mut job = std::pin::pin!(job);
+    let mut job = Box::pin(job);
     let mut ringing = false;
     // Follow the channel until it answers or the originate fails.
     let outcome = loop {
@@ -590,6 +590,9 @@ async fn outbound(mut session: Session, instructions: Instructions) {
             }
         }
     };
+    // The originate's BACKGROUND_JOB may come after the answer: not waited
+    // for, and not kept (it would pin the node's read buffer for the call).
+    drop(job);
     if let Some(status) = outcome {
         return Box::pin(finish(session, Some(status))).await;
     }
