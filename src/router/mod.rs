@@ -492,8 +492,24 @@ fn unanswered_status(cause: &str) -> CallStatus {
     }
 }
 
-/// Originates the call, follows it to answer, then runs its instructions.
+/// An API-placed call's life: originate, follow it to answer, run its
+/// instructions, record how it ended. The task owns the session and each
+/// step, boxed, borrows it: a call waiting in one step holds that step's
+/// state only, not the largest state of all steps.
 async fn outbound(mut session: Session, instructions: Instructions) {
+    let ended = match Box::pin(originate(&mut session)).await {
+        Some(unanswered) => Some(unanswered),
+        None => {
+            Box::pin(answered_options(&mut session)).await;
+            Box::pin(run(&mut session, instructions)).await
+        }
+    };
+    Box::pin(finish(&mut session, ended)).await;
+}
+
+/// Originates the call and follows it until it answers (`None`) or ends
+/// unanswered (its status).
+async fn originate(session: &mut Session) -> Option<CallStatus> {
     let call = session.call.clone();
     let vars = [
         format!("origination_uuid={}", session.uuid),
@@ -536,7 +552,7 @@ async fn outbound(mut session: Session, instructions: Instructions) {
                     false,
                 )
                 .await;
-            return finish(session, Some(CallStatus::Failed)).await;
+            return Some(CallStatus::Failed);
         }
     };
     let mut job = Box::pin(job);
@@ -593,11 +609,7 @@ async fn outbound(mut session: Session, instructions: Instructions) {
     // The originate's BACKGROUND_JOB may come after the answer: not waited
     // for, and not kept (it would pin the node's read buffer for the call).
     drop(job);
-    if let Some(status) = outcome {
-        return Box::pin(finish(session, Some(status))).await;
-    }
-    answered_options(&mut session).await;
-    Box::pin(run(session, instructions)).await;
+    outcome
 }
 
 /// What the API asked for once its call answers: digits sent to the called
@@ -631,8 +643,19 @@ async fn answered_options(session: &mut Session) {
     }
 }
 
-/// Takes a parked inbound call through its instructions.
-async fn inbound(session: Session, instructions: Instructions) {
+/// A parked inbound call's life: taken over, its instructions run, how it
+/// ended recorded (steps boxed as for [`outbound`]).
+async fn inbound(mut session: Session, instructions: Instructions) {
+    let ended = match Box::pin(take_over(&mut session)).await {
+        true => Box::pin(run(&mut session, instructions)).await,
+        false => Some(CallStatus::Canceled),
+    };
+    Box::pin(finish(&mut session, ended)).await;
+}
+
+/// Readies a parked channel for its instructions; false if the caller has
+/// already hung up.
+async fn take_over(session: &mut Session) -> bool {
     session
         .publish(events::CALL_RINGING, session.call_data())
         .await;
@@ -643,7 +666,7 @@ async fn inbound(session: Session, instructions: Instructions) {
         .api(&format!("uuid_exists {}", session.uuid))
         .await;
     if !matches!(exists.as_deref().map(str::trim), Ok("true")) {
-        return finish(session, Some(CallStatus::Canceled)).await;
+        return false;
     }
     let _ = session
         .node
@@ -653,15 +676,15 @@ async fn inbound(session: Session, instructions: Instructions) {
             session.uuid
         ))
         .await;
-    run(session, instructions).await;
+    true
 }
 
-/// Runs documents until the call ends, then records how it ended.
-async fn run(mut session: Session, mut instructions: Instructions) {
-    let ended = loop {
+/// Runs documents until the call ends: `Some` status when the API ended it.
+async fn run(session: &mut Session, mut instructions: Instructions) -> Option<CallStatus> {
+    loop {
         // Boxed, like every large step of a call: a call waiting in one verb
         // holds only that verb's state, not the largest state of all verbs.
-        match Box::pin(documents::run(&mut session, instructions)).await {
+        match Box::pin(documents::run(session, instructions)).await {
             Ok(()) => break None,
             Err(Interrupt::Redirect(next)) => {
                 let _ = session
@@ -674,13 +697,12 @@ async fn run(mut session: Session, mut instructions: Instructions) {
             Err(Interrupt::End(status)) => break Some(status),
             Err(Interrupt::HungUp) => break None,
         }
-    };
-    Box::pin(finish(session, ended)).await;
+    }
 }
 
 /// Hangs the channel up if it is still there, waits for the switch to say
 /// so, and records the call's final status.
-async fn finish(mut session: Session, status: Option<CallStatus>) {
+async fn finish(session: &mut Session, status: Option<CallStatus>) {
     if session.hangup.is_none() {
         let cause = match status {
             Some(CallStatus::Canceled) => "ORIGINATOR_CANCEL",
@@ -723,7 +745,7 @@ async fn finish(mut session: Session, status: Option<CallStatus>) {
     };
     // The node closes the whole-call recording when the channel hangs up.
     if let Some((sid, path, started)) = session.recording.take() {
-        verbs::keep_recording(&mut session, &sid, &path, started, "OutboundAPI").await;
+        verbs::keep_recording(session, &sid, &path, started, "OutboundAPI").await;
     }
     session.set_status(final_status).await;
     session.node.release(&session.uuid);
