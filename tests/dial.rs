@@ -202,3 +202,138 @@ async fn hang_up_on_star_ends_the_dialled_party_and_the_caller_goes_on() {
     .await;
     t.stop().await;
 }
+
+#[tokio::test]
+async fn dial_record_keeps_the_bridged_call_as_a_two_channel_recording() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let app = AppServer::start().await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    // The SIP party answers and hangs up after 5 s (a quarter second here).
+    app.twiml(
+        "/start",
+        r#"<Response><Dial record="record-from-answer-dual" recordingStatusCallback="/recorded" action="/dialed"><Sip>sip:+15005550007@carrier.example.com</Sip></Dial></Response>"#,
+    );
+    app.twiml("/dialed", "<Response><Hangup/></Response>");
+    let form = [
+        ("To", "+15005550006"),
+        ("From", "+15005550100"),
+        ("Url", &app.url("/start")),
+    ];
+    let (status, created) = api(&t, &account, reqwest::Method::POST, "/Calls.json", &form).await;
+    assert_eq!(status, 201, "{created}");
+    let parent = created["sid"].as_str().unwrap().to_owned();
+
+    let dialed = eventually("the Dial action", || async {
+        app.requests_to("/dialed").pop()
+    })
+    .await;
+    assert_eq!(dialed.param("DialCallStatus"), Some("completed"));
+    let recording_sid = dialed
+        .param("RecordingSid")
+        .expect("RecordingSid")
+        .to_owned();
+    assert!(recording_sid.starts_with("RE"));
+    let duration: i64 = dialed.param("RecordingDuration").unwrap().parse().unwrap();
+    assert!(
+        duration >= 1,
+        "the bridge lasted 5 s of switch time: {duration}"
+    );
+    assert_eq!(
+        dialed.param("RecordingUrl"),
+        Some(
+            format!(
+                "{}/2010-04-01/Accounts/{}/Recordings/{recording_sid}",
+                t.url(""),
+                account.sid
+            )
+            .as_str()
+        )
+    );
+
+    // The status callback, before the action, says where it came from.
+    let recorded = eventually("the recording status callback", || async {
+        app.requests_to("/recorded").pop()
+    })
+    .await;
+    assert_eq!(recorded.param("CallSid"), Some(parent.as_str()));
+    assert_eq!(recorded.param("RecordingSid"), Some(recording_sid.as_str()));
+    assert_eq!(recorded.param("RecordingStatus"), Some("completed"));
+    assert_eq!(recorded.param("RecordingSource"), Some("DialVerb"));
+    assert_eq!(recorded.param("RecordingChannels"), Some("2"));
+
+    let (status, recording) = api(
+        &t,
+        &account,
+        reqwest::Method::GET,
+        &format!("/Recordings/{recording_sid}.json"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{recording}");
+    assert_eq!(recording["call_sid"], parent.as_str());
+    assert_eq!(recording["source"], "DialVerb");
+    assert_eq!(recording["channels"], 2);
+    let audio = t
+        .http
+        .get(t.url(&format!(
+            "/2010-04-01/Accounts/{}/Recordings/{recording_sid}.wav",
+            account.sid
+        )))
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let wav = hound::WavReader::new(std::io::Cursor::new(audio.to_vec())).expect("a WAV file");
+    assert_eq!(wav.spec().channels, 2);
+    assert!(wav.duration() > 0);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn dial_record_with_a_conference_is_refused_not_ignored() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let app = AppServer::start().await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    app.twiml(
+        "/start",
+        r#"<Response><Dial record="record-from-answer"><Conference>Room</Conference></Dial></Response>"#,
+    );
+    let form = [
+        ("To", "+15005550006"),
+        ("From", "+15005550100"),
+        ("Url", &app.url("/start")),
+    ];
+    let (status, created) = api(&t, &account, reqwest::Method::POST, "/Calls.json", &form).await;
+    assert_eq!(status, 201, "{created}");
+    let sid = created["sid"].as_str().unwrap().to_owned();
+    let notification = eventually("a notification", || async {
+        let (_, list) = api(
+            &t,
+            &account,
+            reqwest::Method::GET,
+            &format!("/Calls/{sid}/Notifications.json"),
+            &[],
+        )
+        .await;
+        list["notifications"]
+            .as_array()
+            .and_then(|n| n.first().cloned())
+    })
+    .await;
+    assert_eq!(notification["error_code"], "12200");
+    assert!(
+        notification["message_text"]
+            .as_str()
+            .unwrap()
+            .contains("record"),
+        "{notification}"
+    );
+    eventually("the call to end", || async {
+        (call(&t, &account, &sid).await["status"] == "completed").then_some(())
+    })
+    .await;
+    t.stop().await;
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use esl::Event;
 use tokio::time::Instant;
-use twiml::{CallProgressEvent, DialTarget};
+use twiml::{CallProgressEvent, DialRecord, DialTarget, RecordingTrack};
 
 use super::session::{call_params, Interrupt, Session};
 use super::unanswered_status;
@@ -79,7 +79,16 @@ pub async fn dial(session: &mut Session, dial: &twiml::Dial) -> Result<Next, Int
             session.uuid
         ))
         .await;
-    let outcome = Box::pin(connect(session, dial, &mut parties)).await;
+    let mut taping = Taping::prepare(session, dial).await;
+    let outcome = Box::pin(connect(session, dial, &mut parties, &mut taping)).await;
+    let (kept, interrupted) = match taping {
+        Some(taping) => taping.stop(session).await,
+        None => (None, None),
+    };
+    let outcome = match (outcome, interrupted) {
+        (Ok(_), Some(interrupt)) => Err(interrupt),
+        (outcome, _) => outcome,
+    };
     // Whatever happened, no party outlives the Dial.
     for party in &parties {
         if party.hangup.is_none() {
@@ -99,9 +108,13 @@ pub async fn dial(session: &mut Session, dial: &twiml::Dial) -> Result<Next, Int
         Err(interrupt) => {
             finish_parties(session, &mut parties, None, true).await;
             publish_completed(session, &parties, None).await;
-            if let (Interrupt::HungUp, Some(action)) =
-                (&interrupt, action_request(session, dial, &parties, None))
-            {
+            if let Some(kept) = &kept {
+                recording_callback(session, dial, kept).await;
+            }
+            if let (Interrupt::HungUp, Some(action)) = (
+                &interrupt,
+                action_request(session, dial, &parties, None, kept.as_ref()),
+            ) {
                 verbs::report_action(session, action).await;
             }
             return Err(interrupt);
@@ -109,8 +122,11 @@ pub async fn dial(session: &mut Session, dial: &twiml::Dial) -> Result<Next, Int
     };
     finish_parties(session, &mut parties, winner, false).await;
     publish_completed(session, &parties, winner).await;
+    if let Some(kept) = &kept {
+        recording_callback(session, dial, kept).await;
+    }
     match dial.action() {
-        Some(action) => match action_request(session, dial, &parties, winner) {
+        Some(action) => match action_request(session, dial, &parties, winner, kept.as_ref()) {
             Some(request) => Ok(verbs::goto(request)),
             None => verbs::bad_url(session, "Dial action", action).await,
         },
@@ -234,6 +250,7 @@ async fn connect(
     session: &mut Session,
     dial: &twiml::Dial,
     parties: &mut [Party],
+    taping: &mut Option<Taping>,
 ) -> Result<Option<usize>, Interrupt> {
     for party in parties.iter_mut() {
         if let Err(e) = session.router.store.insert_call(&party.call).await {
@@ -259,6 +276,9 @@ async fn connect(
             tracing::warn!(call = %party.call.sid, error = %e, "originate not accepted");
         }
         progress(session, party, CallStatus::Queued, "initiated").await;
+    }
+    if let Some(taping) = taping.as_mut().filter(|t| t.from_ringing) {
+        taping.start(session).await;
     }
     // Ring until one answers, all fail, or the Dial times out.
     let deadline = Instant::now() + Duration::from_secs(u64::from(dial.timeout()) + 2);
@@ -304,6 +324,9 @@ async fn connect(
     if session.follow(patience, |s| s.bridged).await?.is_some() {
         tracing::warn!(call = %session.call.sid, "uuid_bridge accepted but no bridge began");
         return Ok(Some(winner));
+    }
+    if let Some(taping) = taping.as_mut().filter(|t| !t.from_ringing) {
+        taping.start(session).await;
     }
     // Bridged until either side leaves, the time limit, or `*` with hangupOnStar.
     let limit = tokio::time::sleep(Duration::from_secs(dial.time_limit().into()));
@@ -487,6 +510,7 @@ fn action_request(
     dial: &twiml::Dial,
     parties: &[Party],
     winner: Option<usize>,
+    kept: Option<&verbs::Kept>,
 ) -> Option<verbs::Action> {
     dial.action()?;
     let (status, reported) = outcome(parties, winner);
@@ -497,5 +521,119 @@ fn action_request(
     if let Some(i) = winner {
         extra.push(("DialCallDuration".into(), parties[i].billsec().to_string()));
     }
+    if let Some(kept) = kept {
+        extra.extend(kept.action_params());
+    }
     verbs::action_request(session, dial.action(), dial.method(), extra)
+}
+
+/// `<Dial record>`: the caller's channel recorded, from the parties ringing
+/// or from the bridge, until the Dial ends; both legs mixed, or each on its
+/// own channel (`-dual`, FreeSWITCH's `RECORD_STEREO`).
+struct Taping {
+    sid: String,
+    path: std::path::PathBuf,
+    from_ringing: bool,
+    /// When the switch started recording.
+    started: Option<i64>,
+}
+
+impl Taping {
+    async fn prepare(session: &mut Session, dial: &twiml::Dial) -> Option<Taping> {
+        let (from_ringing, dual) = match dial.record() {
+            DialRecord::DoNotRecord => return None,
+            DialRecord::RecordFromAnswer => (false, false),
+            DialRecord::RecordFromRinging => (true, false),
+            DialRecord::RecordFromAnswerDual => (false, true),
+            DialRecord::RecordFromRingingDual => (true, true),
+        };
+        // What the caller says is the channel's read side; what it hears, its write side.
+        let track = match dial.recording_track() {
+            RecordingTrack::Both => None,
+            RecordingTrack::Inbound => Some("RECORD_READ_ONLY"),
+            RecordingTrack::Outbound => Some("RECORD_WRITE_ONLY"),
+        };
+        let uuid = session.uuid.clone();
+        session
+            .api(&format!("uuid_setvar {uuid} RECORD_STEREO {dual}"))
+            .await;
+        for variable in ["RECORD_READ_ONLY", "RECORD_WRITE_ONLY"] {
+            let on = track == Some(variable);
+            session
+                .api(&format!("uuid_setvar {uuid} {variable} {on}"))
+                .await;
+        }
+        let dir = session.router.recordings_dir.clone();
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::error!(dir = %dir.display(), error = %e, "cannot create the recordings directory");
+        }
+        let sid = Sid::new(Kind::Recording).to_string();
+        Some(Taping {
+            path: dir.join(format!("{sid}.wav")),
+            sid,
+            from_ringing,
+            started: None,
+        })
+    }
+
+    async fn start(&mut self, session: &mut Session) {
+        let command = format!("uuid_record {} start {}", session.uuid, self.path.display());
+        match session.api(&command).await {
+            Some(reply) if reply.starts_with("+OK") => self.started = Some(now_millis()),
+            reply => {
+                let message = format!(
+                    "Dial: the call could not be recorded: {}",
+                    reply.unwrap_or_default().trim()
+                );
+                session.notify(13227, &message, None, None, true).await;
+            }
+        }
+    }
+
+    /// Stops the recording (the switch has already, if the caller hung up)
+    /// and keeps it as a Recording of the call; with what interrupted the
+    /// wait for the file, if something did.
+    async fn stop(self, session: &mut Session) -> (Option<verbs::Kept>, Option<Interrupt>) {
+        let Some(started) = self.started else {
+            return (None, None);
+        };
+        let path = self.path.display().to_string();
+        let mut interrupted = None;
+        if session.hangup.is_none() {
+            session.stopped_recordings.clear();
+            session
+                .api(&format!("uuid_record {} stop {path}", session.uuid))
+                .await;
+            // The file is complete once the switch reports its RECORD_STOP.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !session.stopped_recordings.contains(&path) && Instant::now() < deadline {
+                session.stopped_recordings.clear();
+                let until = tokio::time::sleep_until(deadline);
+                if let Err(interrupt) = session.follow(until, recording_stopped).await {
+                    // A hangup closes the file too; an API control waits its turn.
+                    interrupted = Some(interrupt);
+                    break;
+                }
+            }
+        }
+        session.stopped_recordings.retain(|p| *p != path);
+        let kept = verbs::keep_recording(session, &self.sid, &self.path, started, "DialVerb").await;
+        (kept, interrupted)
+    }
+}
+
+/// Whether the switch has reported a recording finished since the list was emptied.
+fn recording_stopped(session: &Session) -> bool {
+    !session.stopped_recordings.is_empty()
+}
+
+/// Posts the Dial recording's `recordingStatusCallback`, when asked for.
+async fn recording_callback(session: &mut Session, dial: &twiml::Dial, kept: &verbs::Kept) {
+    verbs::recording_status_callback(
+        session,
+        dial.recording_status_callback(),
+        dial.recording_status_callback_method(),
+        kept,
+    )
+    .await;
 }

@@ -46,6 +46,8 @@ pub struct Session {
     pub leg_events: VecDeque<Event>,
     /// Whether the caller's channel is in a bridge (CHANNEL_BRIDGE until CHANNEL_UNBRIDGE).
     pub bridged: bool,
+    /// Files of the last recordings the switch reported finished (RECORD_STOP).
+    pub stopped_recordings: VecDeque<String>,
     /// The whole-call recording (`Record=true`): its sid, file and start.
     pub recording: Option<(String, std::path::PathBuf, i64)>,
     /// The document being run, for relative URLs.
@@ -81,6 +83,7 @@ impl Session {
             dtmf: VecDeque::new(),
             leg_events: VecDeque::new(),
             bridged: false,
+            stopped_recordings: VecDeque::new(),
             recording: None,
             document_url: None,
             woken: None,
@@ -190,6 +193,15 @@ impl Session {
             Some("CHANNEL_BRIDGE") => self.bridged = true,
             Some("CHANNEL_UNBRIDGE") => self.bridged = false,
             Some("CHANNEL_HANGUP_COMPLETE") => self.hangup = Some(event),
+            Some("RECORD_STOP") => {
+                if let Some(path) = event.header("Record-File-Path") {
+                    // Only a recording being waited for needs this: keep a few.
+                    if self.stopped_recordings.len() == 8 {
+                        self.stopped_recordings.pop_front();
+                    }
+                    self.stopped_recordings.push_back(path.into_owned());
+                }
+            }
             _ => {}
         }
     }

@@ -68,6 +68,10 @@ pub fn supported(feature: &Feature) -> bool {
                     | "timeLimit"
                     | "answerOnBridge"
                     | "hangupOnStar"
+                    | "record"
+                    | "recordingStatusCallback"
+                    | "recordingStatusCallbackMethod"
+                    | "recordingTrack"
             )
         ),
         "Number" => matches!(
@@ -171,6 +175,13 @@ pub async fn execute(session: &mut Session, verb: &Verb) -> Result<Next, Interru
         // Outside a queue's wait document there is no queue to leave.
         Verb::Leave(_) => Ok(Next::Continue),
         Verb::Dial(dial) => match dial.targets.as_slice() {
+            [DialTarget::Conference(_) | DialTarget::Queue(_)]
+                if dial.record() != twiml::DialRecord::DoNotRecord =>
+            {
+                let message = "Dial: record is not supported with a Conference or Queue yet";
+                session.notify(12200, message, None, None, false).await;
+                Ok(Next::End)
+            }
             [DialTarget::Conference(conference)] => {
                 Box::pin(super::conference::join(session, dial, conference)).await
             }
@@ -454,41 +465,19 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
         Err(Interrupt::HungUp) => "hangup".to_owned(),
         Err(_) => String::new(),
     };
-    let Some((duration, recording_url)) =
-        keep_recording(session, &sid, &path, started, "RecordVerb").await
-    else {
+    let Some(kept) = keep_recording(session, &sid, &path, started, "RecordVerb").await else {
         // Nothing was recorded: Twilio moves on to the next verb.
         return outcome.map(|_| Next::Continue);
     };
-    if let Some(callback) = record.recording_status_callback() {
-        if let Some(url) = session.resolve(callback) {
-            let params = vec![
-                ("AccountSid".to_owned(), session.call.account_sid.clone()),
-                ("CallSid".into(), session.call.sid.clone()),
-                ("RecordingSid".into(), sid.clone()),
-                ("RecordingUrl".into(), recording_url.clone()),
-                ("RecordingStatus".into(), "completed".into()),
-                ("RecordingDuration".into(), duration.to_string()),
-                ("RecordingChannels".into(), "1".into()),
-                ("RecordingStartTime".into(), crate::api::rfc2822(started)),
-                ("RecordingSource".into(), "RecordVerb".into()),
-            ];
-            let method_ = method(record.recording_status_callback_method());
-            session
-                .report(webhook::Request {
-                    url,
-                    method: method_,
-                    params,
-                })
-                .await;
-        }
-    }
-    let extra = vec![
-        ("RecordingUrl".to_owned(), recording_url),
-        ("RecordingSid".into(), sid),
-        ("RecordingDuration".into(), duration.to_string()),
-        ("Digits".into(), digits),
-    ];
+    recording_status_callback(
+        session,
+        record.recording_status_callback(),
+        record.recording_status_callback_method(),
+        &kept,
+    )
+    .await;
+    let mut extra = kept.action_params();
+    extra.push(("Digits".into(), digits));
     let request = action_request(session, record.action(), record.method(), extra);
     match outcome {
         Ok(_) => match request {
@@ -512,16 +501,70 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
     }
 }
 
-/// Makes a finished recording file a Recording of the call (and an event);
-/// its duration and URL, or `None` (and no file) when nothing was recorded.
+/// A recording kept as a Recording resource.
+pub(super) struct Kept {
+    pub sid: String,
+    pub url: String,
+    pub duration: i64,
+    pub channels: u16,
+    pub started: i64,
+    pub source: &'static str,
+}
+
+impl Kept {
+    /// What an action request says of the recording (`<Record>`, `<Dial record>`).
+    pub fn action_params(&self) -> Vec<(String, String)> {
+        vec![
+            ("RecordingUrl".to_owned(), self.url.clone()),
+            ("RecordingSid".into(), self.sid.clone()),
+            ("RecordingDuration".into(), self.duration.to_string()),
+        ]
+    }
+}
+
+/// Posts a kept recording's `recordingStatusCallback`, when there is one.
+pub(super) async fn recording_status_callback(
+    session: &mut Session,
+    callback: Option<&String>,
+    callback_method: twiml::Method,
+    kept: &Kept,
+) {
+    let Some(url) = callback.and_then(|c| session.resolve(c)) else {
+        return;
+    };
+    let params = vec![
+        ("AccountSid".to_owned(), session.call.account_sid.clone()),
+        ("CallSid".into(), session.call.sid.clone()),
+        ("RecordingSid".into(), kept.sid.clone()),
+        ("RecordingUrl".into(), kept.url.clone()),
+        ("RecordingStatus".into(), "completed".into()),
+        ("RecordingDuration".into(), kept.duration.to_string()),
+        ("RecordingChannels".into(), kept.channels.to_string()),
+        (
+            "RecordingStartTime".into(),
+            crate::api::rfc2822(kept.started),
+        ),
+        ("RecordingSource".into(), kept.source.into()),
+    ];
+    session
+        .report(webhook::Request {
+            url,
+            method: method(callback_method),
+            params,
+        })
+        .await;
+}
+
+/// Makes a finished recording file a Recording of the call (and an event),
+/// or `None` (and no file) when nothing was recorded.
 pub(super) async fn keep_recording(
     session: &mut Session,
     sid: &str,
     path: &std::path::Path,
     started: i64,
-    source: &str,
-) -> Option<(i64, String)> {
-    let Some(duration) = wav_seconds(path).filter(|d| *d > 0) else {
+    source: &'static str,
+) -> Option<Kept> {
+    let Some((duration, channels)) = wav_seconds(path).filter(|(d, _)| *d > 0) else {
         let _ = std::fs::remove_file(path);
         return None;
     };
@@ -531,7 +574,7 @@ pub(super) async fn keep_recording(
         call_sid: session.call.sid.clone(),
         status: "completed".into(),
         source: source.into(),
-        channels: 1,
+        channels: channels.into(),
         duration,
         file_path: path.display().to_string(),
         start_time: started,
@@ -552,13 +595,22 @@ pub(super) async fn keep_recording(
         "source": source,
     });
     session.publish(events::RECORDING_COMPLETED, data).await;
-    Some((duration, recording_url))
+    Some(Kept {
+        sid: sid.to_owned(),
+        url: recording_url,
+        duration,
+        channels,
+        started,
+        source,
+    })
 }
 
-/// A WAV file's length in whole seconds (rounded up), if it is a WAV file.
-fn wav_seconds(path: &std::path::Path) -> Option<i64> {
+/// A WAV file's length in whole seconds (rounded up) and its channels, if
+/// it is a WAV file.
+fn wav_seconds(path: &std::path::Path) -> Option<(i64, u16)> {
     let reader = hound::WavReader::open(path).ok()?;
     let spec = reader.spec();
     let frames = u64::from(reader.duration());
-    Some(frames.div_ceil(u64::from(spec.sample_rate.max(1))) as i64)
+    let seconds = frames.div_ceil(u64::from(spec.sample_rate.max(1))) as i64;
+    Some((seconds, spec.channels))
 }

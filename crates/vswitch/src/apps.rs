@@ -734,7 +734,8 @@ impl Session {
         };
         // Finish as `record_stop` does, with the recorded length.
         self.recordings.retain(|r| r.path != path);
-        self.write_recording(&path, elapsed, voiced.min(elapsed))
+        let channels = self.record_channels();
+        self.write_recording(&path, elapsed, voiced.min(elapsed), channels)
             .await;
         self.set_var("record_completion_cause", cause);
         self.fire_record_stop(&path, cause);

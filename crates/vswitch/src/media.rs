@@ -193,20 +193,22 @@ pub fn wav_length(bytes: &[u8]) -> Option<Duration> {
 
 /// A 16-bit mono WAV at [`RATE`] of `total` length, with a 440 Hz tone for
 /// the first `voiced` of it (the far end talking) and silence after.
-pub fn wav_bytes(total: Duration, voiced: Duration) -> Vec<u8> {
+pub fn wav_bytes(total: Duration, voiced: Duration, channels: u16) -> Vec<u8> {
     let samples = (total.as_secs_f64() * RATE as f64).round() as usize;
     let voiced = ((voiced.as_secs_f64() * RATE as f64).round() as usize).min(samples);
-    let data_len = samples * 2;
+    let channels = channels.max(1);
+    let frame = 2 * usize::from(channels);
+    let data_len = samples * frame;
     let mut out = Vec::with_capacity(44 + data_len);
     out.extend_from_slice(b"RIFF");
     out.extend_from_slice(&(36 + data_len as u32).to_le_bytes());
     out.extend_from_slice(b"WAVEfmt ");
     out.extend_from_slice(&16u32.to_le_bytes());
     out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&channels.to_le_bytes());
     out.extend_from_slice(&RATE.to_le_bytes());
-    out.extend_from_slice(&(RATE * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&(RATE * frame as u32).to_le_bytes());
+    out.extend_from_slice(&(frame as u16).to_le_bytes());
     out.extend_from_slice(&16u16.to_le_bytes());
     out.extend_from_slice(b"data");
     out.extend_from_slice(&(data_len as u32).to_le_bytes());
@@ -217,7 +219,9 @@ pub fn wav_bytes(total: Duration, voiced: Duration) -> Vec<u8> {
         } else {
             0
         };
-        out.extend_from_slice(&s.to_le_bytes());
+        for _ in 0..channels {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
     }
     out
 }
@@ -244,8 +248,16 @@ mod tests {
     }
 
     #[test]
+    fn a_stereo_wav_has_both_channels_for_the_same_length() {
+        let bytes = wav_bytes(Duration::from_millis(1500), Duration::from_millis(500), 2);
+        assert_eq!(bytes.len(), 44 + 12_000 * 4);
+        assert_eq!(u16::from_le_bytes([bytes[22], bytes[23]]), 2);
+        assert_eq!(wav_length(&bytes), Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
     fn a_written_wav_reads_back_with_its_length() {
-        let bytes = wav_bytes(Duration::from_millis(1500), Duration::from_millis(500));
+        let bytes = wav_bytes(Duration::from_millis(1500), Duration::from_millis(500), 1);
         assert_eq!(bytes.len(), 44 + 12_000 * 2);
         assert_eq!(wav_length(&bytes), Some(Duration::from_millis(1500)));
         assert!(
@@ -265,7 +277,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("two.wav"),
-            wav_bytes(Duration::from_secs(2), Duration::ZERO),
+            wav_bytes(Duration::from_secs(2), Duration::ZERO, 1),
         )
         .unwrap();
         let media = Media::new(dir.clone());

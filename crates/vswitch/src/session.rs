@@ -153,6 +153,8 @@ pub(crate) struct Recording {
     pub path: String,
     pub started_us: i64,
     pub limit: Option<Duration>,
+    /// 2 when `RECORD_STEREO` was set as it started: each leg on its own channel.
+    pub channels: u16,
 }
 
 /// What the session does once it starts.
@@ -1010,11 +1012,26 @@ impl Session {
             &[],
             true,
         );
+        let channels = self.record_channels();
         self.recordings.push(Recording {
             path,
             started_us,
             limit,
+            channels,
         });
+    }
+
+    /// Channels of a recording started now: FreeSWITCH records each leg on
+    /// its own channel when `RECORD_STEREO` is true.
+    pub fn record_channels(&self) -> u16 {
+        let stereo = self.var("RECORD_STEREO").is_some_and(|v| {
+            matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1")
+        });
+        if stereo {
+            2
+        } else {
+            1
+        }
     }
 
     /// Stops one recording (or `all`), writing its WAV file.
@@ -1035,7 +1052,8 @@ impl Session {
                 .and_then(|f| f.speak)
                 .unwrap_or(Duration::ZERO)
                 .min(length);
-            self.write_recording(&rec.path, length, voiced).await;
+            self.write_recording(&rec.path, length, voiced, rec.channels)
+                .await;
             self.fire_record_stop(&rec.path, cause);
         }
     }
@@ -1065,8 +1083,14 @@ impl Session {
     }
 
     /// Writes a recording and sets the `record_*` variables FreeSWITCH sets.
-    pub async fn write_recording(&self, path: &str, length: Duration, voiced: Duration) {
-        let bytes = crate::media::wav_bytes(length, voiced);
+    pub async fn write_recording(
+        &self,
+        path: &str,
+        length: Duration,
+        voiced: Duration,
+        channels: u16,
+    ) {
+        let bytes = crate::media::wav_bytes(length, voiced, channels);
         let full = self.sw.recording_path(path);
         if let Some(dir) = full.parent() {
             let _ = tokio::fs::create_dir_all(dir).await;

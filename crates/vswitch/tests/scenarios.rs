@@ -317,7 +317,7 @@ async fn playback_of_a_local_wav_lasts_its_real_length() {
     let dir = vs.switch().config.sounds_dir.clone();
     std::fs::write(
         dir.join("prompt.wav"),
-        wav_bytes(Duration::from_millis(1500), Duration::from_millis(1500)),
+        wav_bytes(Duration::from_millis(1500), Duration::from_millis(1500), 1),
     )
     .unwrap();
     let mut c = Client::connect(vs.local_addr()).await;
@@ -354,7 +354,7 @@ async fn wav_server(wav: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::
 
 #[tokio::test]
 async fn http_cache_playback_fetches_the_url_once_and_plays_its_length() {
-    let (url, hits) = wav_server(wav_bytes(Duration::from_millis(800), Duration::ZERO)).await;
+    let (url, hits) = wav_server(wav_bytes(Duration::from_millis(800), Duration::ZERO, 1)).await;
     let vs = switch(20.0).await;
     let mut c = Client::connect(vs.local_addr()).await;
     let uuid = uuid_of(&c.api("originate vswitch/ring=0;answer &park()").await);
