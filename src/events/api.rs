@@ -365,18 +365,40 @@ async fn delete_sink(
             format!("Sink {sid} is in use by {used} subscriptions: delete them first."),
         ));
     }
+    // Its undelivered requests go with it.
+    delete_with(
+        &app,
+        "outbox WHERE lane",
+        "sinks",
+        &sid,
+        &principal.account.sid,
+    )
+    .await
+}
+
+/// Deletes an account's row of `table` and, first, the rows that hang off it
+/// (`children` = sid), in one transaction.
+async fn delete_with(
+    app: &App,
+    children: &str,
+    table: &str,
+    sid: &str,
+    account_sid: &str,
+) -> Result<StatusCode, ApiError> {
     let mut tx = app.store.pool().begin().await.map_err(internal)?;
-    sqlx::query("DELETE FROM outbox WHERE lane = $1")
-        .bind(&sid)
+    sqlx::query(&format!("DELETE FROM {children} = $1"))
+        .bind(sid)
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
-    sqlx::query("DELETE FROM sinks WHERE sid = $1 AND account_sid = $2")
-        .bind(&sid)
-        .bind(&principal.account.sid)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+    sqlx::query(&format!(
+        "DELETE FROM {table} WHERE sid = $1 AND account_sid = $2"
+    ))
+    .bind(sid)
+    .bind(account_sid)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -615,20 +637,14 @@ async fn delete_subscription(
     if subscription_row(&app, &principal, &sid).await?.is_none() {
         return Err(ApiError::not_found(uri.path()));
     }
-    let mut tx = app.store.pool().begin().await.map_err(internal)?;
-    sqlx::query("DELETE FROM subscribed_events WHERE subscription_sid = $1")
-        .bind(&sid)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-    sqlx::query("DELETE FROM subscriptions WHERE sid = $1 AND account_sid = $2")
-        .bind(&sid)
-        .bind(&principal.account.sid)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
-    Ok(StatusCode::NO_CONTENT)
+    delete_with(
+        &app,
+        "subscribed_events WHERE subscription_sid",
+        "subscriptions",
+        &sid,
+        &principal.account.sid,
+    )
+    .await
 }
 
 async fn list_subscriptions(
