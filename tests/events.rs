@@ -882,7 +882,7 @@ async fn sinks_and_subscriptions_refuse_bad_input_with_twilio_errors() {
         assert!(body["message"].as_str().unwrap().contains(needle), "{body}");
     }
     // A stream sink's subscriptions filter its stream; another's sink is not found.
-    subscribe(&t, &alice, &alices, &["call.completed"]).await;
+    let subscription = subscribe(&t, &alice, &alices, &["call.completed"]).await;
     let (status, _) = v1(
         &t,
         &alice,
@@ -926,6 +926,16 @@ async fn sinks_and_subscriptions_refuse_bad_input_with_twilio_errors() {
     assert_eq!(sinks["meta"]["key"], "sinks");
     let (_, types) = v1(&t, &alice, reqwest::Method::GET, "/v1/Types", &[]).await;
     assert_eq!(types["types"].as_array().unwrap().len(), 13);
+    // A subscription, then its sink, are deleted; then they are gone.
+    for path in [
+        format!("/v1/Subscriptions/{subscription}"),
+        format!("/v1/Sinks/{alices}"),
+    ] {
+        let (status, _) = v1(&t, &alice, reqwest::Method::DELETE, &path, &[]).await;
+        assert_eq!(status, 204, "{path}");
+        let (status, _) = v1(&t, &alice, reqwest::Method::GET, &path, &[]).await;
+        assert_eq!(status, 404, "{path}");
+    }
     // The event socket refuses a wrong token and closes.
     let addr = t.app.events.socket_addr().unwrap();
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
