@@ -91,7 +91,7 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub struct ChannelHandle {
     pub data: Arc<Mutex<ChannelData>>,
-    pub tx: mpsc::Sender<Command>,
+    pub tx: mpsc::Sender<Box<Command>>,
 }
 
 impl ChannelHandle {
@@ -113,9 +113,10 @@ impl ChannelHandle {
         f(&mut self.data.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Sends a command; a Channel that has gone ignores it.
+    /// Sends a command; a Channel that has gone ignores it. Boxed in the
+    /// queue: its first block holds 32 whether or not any come.
     pub async fn send(&self, cmd: Command) {
-        let _ = self.tx.send(cmd).await;
+        let _ = self.tx.send(Box::new(cmd)).await;
     }
 }
 
@@ -184,7 +185,7 @@ pub(crate) struct Session {
     pub sw: Arc<Switch>,
     pub uuid: String,
     pub handle: ChannelHandle,
-    rx: mpsc::Receiver<Command>,
+    rx: mpsc::Receiver<Box<Command>>,
     pub queue: VecDeque<AppCall>,
     pub dtmf: VecDeque<char>,
     pub hung_up: bool,
@@ -220,7 +221,7 @@ impl Session {
     pub fn new(
         sw: Arc<Switch>,
         handle: ChannelHandle,
-        rx: mpsc::Receiver<Command>,
+        rx: mpsc::Receiver<Box<Command>>,
         far: Option<FarEnd>,
     ) -> Self {
         Self {
@@ -530,7 +531,7 @@ impl Session {
                 biased;
                 cmd = self.rx.recv() => {
                     let Some(cmd) = cmd else { return Wake::Hangup };
-                    if let Some(wake) = self.handle_command(cmd, interrupt_on).await {
+                    if let Some(wake) = self.handle_command(*cmd, interrupt_on).await {
                         return wake;
                     }
                 }

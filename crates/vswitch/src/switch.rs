@@ -181,7 +181,7 @@ impl Switch {
         direction: Direction,
         profile: CallerProfile,
         vars: Variables,
-    ) -> Result<(ChannelHandle, mpsc::Receiver<Command>), HangupCause> {
+    ) -> Result<(ChannelHandle, mpsc::Receiver<Box<Command>>), HangupCause> {
         let now = self.events.clock.now_us();
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let session_id = self.session_ids.fetch_add(1, Ordering::Relaxed) + 1;
@@ -508,7 +508,7 @@ impl Switch {
     /// Sends a command to a live Channel; false if there is none.
     pub async fn command(&self, uuid: &str, cmd: Command) -> bool {
         match self.channel(uuid) {
-            Some(h) => h.tx.send(cmd).await.is_ok(),
+            Some(h) => h.tx.send(Box::new(cmd)).await.is_ok(),
             None => false,
         }
     }
