@@ -6,7 +6,8 @@
 //! 2. memory per concurrent call, with calls parked in `<Pause length="60"/>`.
 //!
 //! `cargo bench --bench call_router` (CALLS=2000 PAUSED=10000 CONCURRENCY=90
-//! to change the load). The virtual switch runs as its own process
+//! to change the load; TRACE=<tracing filter>, e.g. `sqlx::query=debug`, to
+//! log what the run does). The virtual switch runs as its own process
 //! (`switchboard vswitch`), as a media node would, so Switchboard's memory
 //! per call is measured apart from the switch's channels.
 
