@@ -337,3 +337,88 @@ async fn dial_record_with_a_conference_is_refused_not_ignored() {
     .await;
     t.stop().await;
 }
+
+/// The caller hears the `ringTone` country's ringback while the parties
+/// ring, and it stops before the bridge: watched on the switch's own event
+/// socket (a switch started here, so its password is known).
+#[tokio::test]
+async fn the_caller_hears_ringback_until_the_bridge() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let switch = vswitch::start(
+        listener,
+        vswitch::Config {
+            password: "ringback".into(),
+            speed: 20.0,
+            sounds_dir: dir.path().to_owned(),
+            recordings_dir: dir.path().join("recordings"),
+            ..vswitch::Config::default()
+        },
+    )
+    .unwrap();
+    let port = switch.local_addr().port();
+    let mut config = esl::ClientConfig::new(format!("127.0.0.1:{port}"), "ringback");
+    config.events = ["PLAYBACK_START", "PLAYBACK_STOP", "CHANNEL_BRIDGE"]
+        .map(String::from)
+        .to_vec();
+    let (_watcher, mut events) = esl::Client::connect(config).await.unwrap();
+    let t = TestApp::builder(Db::Sqlite)
+        .configure(move |config| {
+            config.media_nodes =
+                switchboard::config::MediaNodes::Esl(vec![switchboard::config::EslNode {
+                    host: "127.0.0.1".into(),
+                    port,
+                    password: "ringback".into(),
+                }]);
+        })
+        .start()
+        .await;
+    let app = AppServer::start().await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    // The SIP party rings, answers, and hangs up after 5 s.
+    app.twiml(
+        "/start",
+        r#"<Response><Dial ringTone="uk" action="/dialed"><Sip>sip:+15005550007@carrier.example.com</Sip></Dial></Response>"#,
+    );
+    app.twiml("/dialed", "<Response><Hangup/></Response>");
+    let form = [
+        ("To", "+15005550006"),
+        ("From", "+15005550100"),
+        ("Url", &app.url("/start")),
+    ];
+    let (status, created) = api(&t, &account, reqwest::Method::POST, "/Calls.json", &form).await;
+    assert_eq!(status, 201, "{created}");
+    let caller_sid = created["sid"].as_str().unwrap().to_owned();
+    eventually("the Dial action", || async {
+        app.requests_to("/dialed").pop()
+    })
+    .await;
+
+    // What the caller's channel did, in order.
+    let mut seen = Vec::new();
+    while let Ok(Some(event)) =
+        tokio::time::timeout(std::time::Duration::from_millis(200), events.next_event()).await
+    {
+        if event.variable("sb_call_sid").as_deref() != Some(caller_sid.as_str()) {
+            continue;
+        }
+        let name = event.event_name().unwrap_or_default().into_owned();
+        let file = event
+            .header("Playback-File-Path")
+            .unwrap_or_default()
+            .into_owned();
+        seen.push(format!("{name} {file}").trim().to_owned());
+    }
+    let tone = "tone_stream://%(400,200,400,450);%(400,2000,400,450);loops=-1";
+    assert_eq!(
+        seen,
+        [
+            format!("PLAYBACK_START {tone}"),
+            format!("PLAYBACK_STOP {tone}"),
+            "CHANNEL_BRIDGE".to_owned(),
+        ],
+        "ringback, then the bridge"
+    );
+    t.stop().await;
+    switch.shutdown().await;
+}

@@ -280,21 +280,26 @@ async fn connect(
     if let Some(taping) = taping.as_mut().filter(|t| t.from_ringing) {
         taping.start(session).await;
     }
-    // Ring until one answers, all fail, or the Dial times out.
-    let deadline = Instant::now() + Duration::from_secs(u64::from(dial.timeout()) + 2);
-    let winner = loop {
-        if parties.iter().all(|p| p.hangup.is_some()) {
-            return Ok(None);
-        }
-        let Some(event) = session.next_leg_event(deadline).await? else {
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            continue;
-        };
-        if let Some(answered) = take(session, parties, event).await {
-            break answered;
-        }
+    // The caller hears ringing meanwhile, as on Twilio: as early media when
+    // the call is answered only on bridge.
+    if dial.answer_on_bridge() {
+        session
+            .api(&format!("uuid_pre_answer {}", session.uuid))
+            .await;
+    }
+    let tone = ringback(dial.ring_tone(), &session.call);
+    session
+        .api(&format!(
+            "uuid_broadcast {} tone_stream://{tone};loops=-1 aleg",
+            session.uuid
+        ))
+        .await;
+    let rung = first_to_answer(session, dial, parties).await;
+    session
+        .api(&format!("uuid_break {} all", session.uuid))
+        .await;
+    let Some(winner) = rung? else {
+        return Ok(None);
     };
     // The others lose the race.
     for (i, party) in parties.iter().enumerate() {
@@ -347,6 +352,84 @@ async fn connect(
         session.dtmf.retain(|d| *d != '*');
     }
     Ok(Some(winner))
+}
+
+/// Rings until one party answers (its index), all fail, or the Dial times out.
+async fn first_to_answer(
+    session: &mut Session,
+    dial: &twiml::Dial,
+    parties: &mut [Party],
+) -> Result<Option<usize>, Interrupt> {
+    let deadline = Instant::now() + Duration::from_secs(u64::from(dial.timeout()) + 2);
+    loop {
+        if parties.iter().all(|p| p.hangup.is_some()) {
+            return Ok(None);
+        }
+        let Some(event) = session.next_leg_event(deadline).await? else {
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            continue;
+        };
+        if let Some(answered) = take(session, parties, event).await {
+            return Ok(Some(answered));
+        }
+    }
+}
+
+/// The ringback a caller hears while a Dial rings, as a FreeSWITCH tone:
+/// `ringTone`'s country, else the country of the number the caller called
+/// (or called from, for an API call). Cadences are FreeSWITCH's own
+/// (`vars.xml`); a country it has none for hears 425 Hz, 1 s on and 4 s
+/// off, the most common cadence of ITU-T E.180.
+fn ringback(ring_tone: Option<&twiml::RingTone>, call: &Call) -> &'static str {
+    let country = match ring_tone {
+        Some(tone) => tone.0.as_str(),
+        None => country_of(if call.direction == "inbound" {
+            &call.to
+        } else {
+            &call.from
+        }),
+    };
+    match country {
+        "us" | "us-old" => "%(2000,4000,440,480)",
+        "uk" => "%(400,200,400,450);%(400,2000,400,450)",
+        "be" => "%(1000,3000,425)",
+        "cn" => "%(1000,4000,450)",
+        "es" => "%(1500,3000,425)",
+        "fr" => "%(1500,3500,440)",
+        "hu" => "%(1250,3750,425)",
+        "il" => "%(1000,3000,400)",
+        "in" => "%(400,200,425,375);%(400,2000,425,375)",
+        "jp" => "%(1000,2000,420,380)",
+        "pt" => "%(1000,5000,400)",
+        "ru" => "%(800,3200,425)",
+        _ => "%(1000,4000,425)",
+    }
+}
+
+/// The ringTone country of an E.164 number, by its calling code, as far as
+/// ringbacks differ; North America for a number that is not E.164.
+fn country_of(number: &str) -> &'static str {
+    const CODES: &[(&str, &str)] = &[
+        ("+1", "us"),
+        ("+44", "uk"),
+        ("+32", "be"),
+        ("+86", "cn"),
+        ("+34", "es"),
+        ("+33", "fr"),
+        ("+36", "hu"),
+        ("+972", "il"),
+        ("+91", "in"),
+        ("+81", "jp"),
+        ("+351", "pt"),
+        ("+7", "ru"),
+        ("+", "other"),
+    ];
+    CODES
+        .iter()
+        .find(|(code, _)| number.starts_with(code))
+        .map_or("us", |(_, country)| country)
 }
 
 /// Takes a leg event into its party; the party's index when it answered.

@@ -69,6 +69,7 @@ pub fn supported(feature: &Feature) -> bool {
                     | "answerOnBridge"
                     | "hangupOnStar"
                     | "record"
+                    | "ringTone"
                     | "recordingStatusCallback"
                     | "recordingStatusCallbackMethod"
                     | "recordingTrack"
