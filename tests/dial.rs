@@ -338,17 +338,23 @@ async fn dial_record_with_a_conference_is_refused_not_ignored() {
     t.stop().await;
 }
 
-/// The caller hears the `ringTone` country's ringback while the parties
-/// ring, and it stops before the bridge: watched on the switch's own event
-/// socket (a switch started here, so its password is known).
-#[tokio::test]
-async fn the_caller_hears_ringback_until_the_bridge() {
+/// A virtual switch started here (so its password is known), a Switchboard
+/// using it, and a watcher on the switch's event socket.
+struct Watched {
+    t: TestApp,
+    switch: vswitch::VSwitch,
+    events: esl::EventStream,
+    _watcher: esl::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn on_own_switch() -> Watched {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let switch = vswitch::start(
         listener,
         vswitch::Config {
-            password: "ringback".into(),
+            password: "watched".into(),
             speed: 20.0,
             sounds_dir: dir.path().to_owned(),
             recordings_dir: dir.path().join("recordings"),
@@ -357,22 +363,84 @@ async fn the_caller_hears_ringback_until_the_bridge() {
     )
     .unwrap();
     let port = switch.local_addr().port();
-    let mut config = esl::ClientConfig::new(format!("127.0.0.1:{port}"), "ringback");
+    let mut config = esl::ClientConfig::new(format!("127.0.0.1:{port}"), "watched");
     config.events = ["PLAYBACK_START", "PLAYBACK_STOP", "CHANNEL_BRIDGE"]
         .map(String::from)
         .to_vec();
-    let (_watcher, mut events) = esl::Client::connect(config).await.unwrap();
+    let (watcher, events) = esl::Client::connect(config).await.unwrap();
     let t = TestApp::builder(Db::Sqlite)
         .configure(move |config| {
             config.media_nodes =
                 switchboard::config::MediaNodes::Esl(vec![switchboard::config::EslNode {
                     host: "127.0.0.1".into(),
                     port,
-                    password: "ringback".into(),
+                    password: "watched".into(),
                 }]);
         })
         .start()
         .await;
+    Watched {
+        t,
+        switch,
+        events,
+        _watcher: watcher,
+        _dir: dir,
+    }
+}
+
+/// What the watched switch has reported, once it has been quiet for a
+/// moment: each event's call and its name, with the file of a playback.
+async fn seen(events: &mut esl::EventStream) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    while let Ok(Some(event)) =
+        tokio::time::timeout(std::time::Duration::from_millis(300), events.next_event()).await
+    {
+        let call = event
+            .variable("sb_call_sid")
+            .unwrap_or_default()
+            .into_owned();
+        let name = event.event_name().unwrap_or_default().into_owned();
+        let file = event
+            .header("Playback-File-Path")
+            .unwrap_or_default()
+            .into_owned();
+        seen.push((call, format!("{name} {file}").trim().to_owned()));
+    }
+    seen
+}
+
+/// The events of one call, in order.
+fn of(seen: &[(String, String)], call_sid: &str) -> Vec<String> {
+    seen.iter()
+        .filter(|(call, _)| call == call_sid)
+        .map(|(_, what)| what.clone())
+        .collect()
+}
+
+/// Places a call from +15005550100 to +15005550006 running `/start`.
+async fn place_call(t: &TestApp, account: &Account, app: &AppServer) -> String {
+    let form = [
+        ("To", "+15005550006"),
+        ("From", "+15005550100"),
+        ("Url", &app.url("/start")),
+    ];
+    let (status, created) = api(t, account, reqwest::Method::POST, "/Calls.json", &form).await;
+    assert_eq!(status, 201, "{created}");
+    created["sid"].as_str().unwrap().to_owned()
+}
+
+/// The caller hears the `ringTone` country's ringback while the parties
+/// ring, and it stops before the bridge.
+#[tokio::test]
+async fn the_caller_hears_ringback_until_the_bridge() {
+    // Bound by name: the watcher and the directory live as long as the test.
+    let Watched {
+        t,
+        switch,
+        mut events,
+        _watcher,
+        _dir,
+    } = on_own_switch().await;
     let app = AppServer::start().await;
     let account = t.app.store.create_account("Acme", None).await.unwrap();
     // The SIP party rings, answers, and hangs up after 5 s.
@@ -381,43 +449,97 @@ async fn the_caller_hears_ringback_until_the_bridge() {
         r#"<Response><Dial ringTone="uk" action="/dialed"><Sip>sip:+15005550007@carrier.example.com</Sip></Dial></Response>"#,
     );
     app.twiml("/dialed", "<Response><Hangup/></Response>");
-    let form = [
-        ("To", "+15005550006"),
-        ("From", "+15005550100"),
-        ("Url", &app.url("/start")),
-    ];
-    let (status, created) = api(&t, &account, reqwest::Method::POST, "/Calls.json", &form).await;
-    assert_eq!(status, 201, "{created}");
-    let caller_sid = created["sid"].as_str().unwrap().to_owned();
+    let caller = place_call(&t, &account, &app).await;
     eventually("the Dial action", || async {
         app.requests_to("/dialed").pop()
     })
     .await;
-
-    // What the caller's channel did, in order.
-    let mut seen = Vec::new();
-    while let Ok(Some(event)) =
-        tokio::time::timeout(std::time::Duration::from_millis(200), events.next_event()).await
-    {
-        if event.variable("sb_call_sid").as_deref() != Some(caller_sid.as_str()) {
-            continue;
-        }
-        let name = event.event_name().unwrap_or_default().into_owned();
-        let file = event
-            .header("Playback-File-Path")
-            .unwrap_or_default()
-            .into_owned();
-        seen.push(format!("{name} {file}").trim().to_owned());
-    }
     let tone = "tone_stream://%(400,200,400,450);%(400,2000,400,450);loops=-1";
     assert_eq!(
-        seen,
+        of(&seen(&mut events).await, &caller),
         [
             format!("PLAYBACK_START {tone}"),
             format!("PLAYBACK_STOP {tone}"),
             "CHANNEL_BRIDGE".to_owned(),
         ],
         "ringback, then the bridge"
+    );
+    t.stop().await;
+    switch.shutdown().await;
+}
+
+/// A party's `url` document runs on its own channel once it answers: the
+/// bridge follows when it runs out of verbs, and never after a `<Hangup>`.
+#[tokio::test]
+async fn a_whisper_runs_on_the_party_before_the_bridge_and_can_screen_it_out() {
+    // Bound by name: the watcher and the directory live as long as the test.
+    let Watched {
+        t,
+        switch,
+        mut events,
+        _watcher,
+        _dir,
+    } = on_own_switch().await;
+    let app = AppServer::start().await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    app.twiml(
+        "/start",
+        r#"<Response><Dial action="/dialed"><Sip url="/whisper">sip:+15005550007@carrier.example.com</Sip></Dial></Response>"#,
+    );
+    app.twiml("/whisper", "<Response><Say>A call for you</Say></Response>");
+    app.twiml("/dialed", "<Response><Hangup/></Response>");
+    let caller = place_call(&t, &account, &app).await;
+    let dialed = eventually("the Dial action", || async {
+        app.requests_to("/dialed").pop()
+    })
+    .await;
+    let party = dialed.param("DialCallSid").unwrap().to_owned();
+    let whisper = app
+        .requests_to("/whisper")
+        .pop()
+        .expect("the whisper request");
+    assert_eq!(whisper.param("CallSid"), Some(party.as_str()));
+    assert_eq!(whisper.param("ParentCallSid"), Some(caller.as_str()));
+    assert_eq!(whisper.param("CallStatus"), Some("in-progress"));
+    // The party heard its whisper while the caller heard ringing; then the
+    // ringing stopped and the caller was bridged to the party.
+    let first = seen(&mut events).await;
+    let said = of(&first, &party);
+    assert!(
+        said.first()
+            .is_some_and(|e| e.starts_with("PLAYBACK_START http")),
+        "{said:?}"
+    );
+    let caller_saw = of(&first, &caller);
+    assert!(
+        caller_saw.ends_with(&["CHANNEL_BRIDGE".to_owned()]),
+        "{caller_saw:?}"
+    );
+    let whispered_at = first.iter().position(|(c, _)| *c == party).unwrap();
+    let bridged_at = first
+        .iter()
+        .position(|(c, e)| *c == caller && e == "CHANNEL_BRIDGE")
+        .unwrap();
+    assert!(whispered_at < bridged_at, "{first:?}");
+
+    // Screened out: the party is hung up and never bridged; the caller goes on.
+    app.twiml("/whisper", "<Response><Hangup/></Response>");
+    app.twiml(
+        "/dialed",
+        "<Response><Say>Nobody took it</Say><Hangup/></Response>",
+    );
+    let caller = place_call(&t, &account, &app).await;
+    let dialed = eventually("the second Dial action", || async {
+        app.requests_to("/dialed")
+            .into_iter()
+            .find(|r| r.param("CallSid") == Some(caller.as_str()))
+    })
+    .await;
+    assert_eq!(dialed.param("DialCallStatus"), Some("completed"));
+    let caller_saw = of(&seen(&mut events).await, &caller);
+    assert!(
+        !caller_saw.contains(&"CHANNEL_BRIDGE".to_owned()),
+        "{caller_saw:?}"
     );
     t.stop().await;
     switch.shutdown().await;

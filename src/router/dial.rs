@@ -14,8 +14,8 @@ use tokio::time::Instant;
 use twiml::{CallProgressEvent, DialRecord, DialTarget, RecordingTrack};
 
 use super::session::{call_params, Interrupt, Session};
-use super::unanswered_status;
 use super::verbs::{self, Next};
+use super::{documents, unanswered_status, Instructions};
 use crate::events::event as events;
 use crate::sid::{Kind, Sid};
 use crate::store::{now_millis, Call, CallStatus};
@@ -27,6 +27,8 @@ struct Party {
     uuid: String,
     dial_string: String,
     send_digits: Option<String>,
+    /// `url`: a document run on the party's channel before the bridge.
+    whisper: Option<(String, Method)>,
     callback: Option<(String, Method, Vec<CallProgressEvent>)>,
     answered_at: Option<i64>,
     /// Its CHANNEL_HANGUP_COMPLETE, once seen.
@@ -141,7 +143,11 @@ fn party(session: &Session, dial: &twiml::Dial, target: &DialTarget) -> Option<P
         url.and_then(|u| session.resolve(u.trim()))
             .map(|u| (u, verbs::method(method), events))
     };
-    let (to, dial_string, send_digits, callback) = match target {
+    let whisper = |url: Option<&String>, method: twiml::Method| {
+        url.and_then(|u| session.resolve(u.trim()))
+            .map(|u| (u, verbs::method(method)))
+    };
+    let (to, dial_string, send_digits, callback, whisper) = match target {
         DialTarget::Number(n) => {
             let to = n.number.trim().to_owned();
             let dial_string = router.dial_string(&to);
@@ -151,7 +157,7 @@ fn party(session: &Session, dial: &twiml::Dial, target: &DialTarget) -> Option<P
                 n.status_callback_method(),
                 n.status_callback_event(),
             );
-            (to, dial_string, digits, cb)
+            (to, dial_string, digits, cb, whisper(n.url(), n.method()))
         }
         DialTarget::Sip(sip) => {
             let uri = sip.uri.trim().to_owned();
@@ -167,7 +173,8 @@ fn party(session: &Session, dial: &twiml::Dial, target: &DialTarget) -> Option<P
                 sip.status_callback_method(),
                 sip.status_callback_event(),
             );
-            (uri, format!("sofia/external/{address}"), None, cb)
+            let whisper = whisper(sip.url(), sip.method());
+            (uri, format!("sofia/external/{address}"), None, cb, whisper)
         }
         DialTarget::Client(client) => {
             let identity = client.identity.trim().to_owned();
@@ -178,7 +185,8 @@ fn party(session: &Session, dial: &twiml::Dial, target: &DialTarget) -> Option<P
             );
             // A client registers as a directory user of the node's domain.
             let dial_string = format!("user/{identity}");
-            (format!("client:{identity}"), dial_string, None, cb)
+            let whisper = whisper(client.url(), client.method());
+            (format!("client:{identity}"), dial_string, None, cb, whisper)
         }
         DialTarget::Conference(_) | DialTarget::Queue(_) => return None,
     };
@@ -237,6 +245,7 @@ fn party(session: &Session, dial: &twiml::Dial, target: &DialTarget) -> Option<P
         uuid,
         dial_string,
         send_digits,
+        whisper,
         callback,
         answered_at: None,
         hangup: None,
@@ -295,19 +304,30 @@ async fn connect(
         ))
         .await;
     let rung = first_to_answer(session, dial, parties).await;
+    // The others lose the race; the one who answered hears its whisper.
+    let whispered = match rung {
+        Ok(Some(winner)) => {
+            for (i, party) in parties.iter().enumerate() {
+                if i != winner && party.hangup.is_none() {
+                    session
+                        .api(&format!("uuid_kill {} LOSE_RACE", party.uuid))
+                        .await;
+                }
+            }
+            Box::pin(whisper(session, &mut parties[winner]))
+                .await
+                .map(|connect| Some((winner, connect)))
+        }
+        other => other.map(|_| None),
+    };
     session
         .api(&format!("uuid_break {} all", session.uuid))
         .await;
-    let Some(winner) = rung? else {
+    let Some((winner, connect)) = whispered? else {
         return Ok(None);
     };
-    // The others lose the race.
-    for (i, party) in parties.iter().enumerate() {
-        if i != winner && party.hangup.is_none() {
-            session
-                .api(&format!("uuid_kill {} LOSE_RACE", party.uuid))
-                .await;
-        }
+    if !connect {
+        return Ok(Some(winner));
     }
     if dial.answer_on_bridge() {
         session.answer().await?;
@@ -352,6 +372,44 @@ async fn connect(
         session.dtmf.retain(|d| *d != '*');
     }
     Ok(Some(winner))
+}
+
+/// The party's `url` document, run on its own channel before the bridge (a
+/// whisper, or call screening): whether to connect it, which is when the
+/// document runs out of verbs with the party still there (not after a
+/// `<Hangup>`). The party's call takes API controls meanwhile.
+async fn whisper(session: &mut Session, party: &mut Party) -> Result<bool, Interrupt> {
+    let Some((url, method)) = party.whisper.clone() else {
+        return Ok(true);
+    };
+    let router = session.router.clone();
+    let control = router.register(&party.call.sid);
+    let mut whisperer = Session::new(
+        router.clone(),
+        party.call.clone(),
+        session.auth_token.clone(),
+        session.node.clone(),
+        party.uuid.clone(),
+        control,
+    );
+    whisperer.answered_at = party.answered_at;
+    let instructions = Instructions::Fetch {
+        url,
+        method,
+        fallback: None,
+        extra: Vec::new(),
+    };
+    // The caller's own events still count meanwhile: its hangup ends the Dial.
+    let ran = {
+        let document = documents::run_to_end(&mut whisperer, instructions);
+        session.wait(document).await
+    };
+    router.unregister(&party.call.sid);
+    // The party's events are the Dial's again.
+    session.node.claim_into(&party.uuid, session.events.clone());
+    party.hangup = whisperer.hangup.take();
+    let connect = matches!(ran?, Ok(documents::Ended::RanOut)) && party.hangup.is_none();
+    Ok(connect)
 }
 
 /// Rings until one party answers (its index), all fail, or the Dial times out.

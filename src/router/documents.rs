@@ -11,10 +11,27 @@ use crate::webhook::{self, WebhookError};
 
 /// Runs `instructions` and every document they lead to, until the verbs run
 /// out (the call is then hung up) or something interrupts.
-pub async fn run(session: &mut Session, mut instructions: Instructions) -> Result<(), Interrupt> {
+pub async fn run(session: &mut Session, instructions: Instructions) -> Result<(), Interrupt> {
+    run_to_end(session, instructions).await.map(|_| ())
+}
+
+/// How a run of documents ended without an interruption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The last document ran out of verbs.
+    RanOut,
+    /// A verb ended the call (`<Hangup>`, `<Reject>`, or a refused document).
+    Ended,
+}
+
+/// As [`run`], saying how the documents ended.
+pub async fn run_to_end(
+    session: &mut Session,
+    mut instructions: Instructions,
+) -> Result<Ended, Interrupt> {
     loop {
         let Some(response) = Box::pin(load(session, &instructions)).await? else {
-            return Ok(());
+            return Ok(Ended::Ended);
         };
         let mut next = None;
         for verb in &response.verbs {
@@ -24,13 +41,13 @@ pub async fn run(session: &mut Session, mut instructions: Instructions) -> Resul
                     next = Some(instructions);
                     break;
                 }
-                Next::End => return Ok(()),
+                Next::End => return Ok(Ended::Ended),
             }
         }
         match next {
             Some(following) => instructions = following,
             // Twilio hangs up when a document runs out of verbs.
-            None => return Ok(()),
+            None => return Ok(Ended::RanOut),
         }
     }
 }

@@ -78,12 +78,23 @@ pub fn supported(feature: &Feature) -> bool {
         "Number" => matches!(
             attribute,
             None | Some(
-                "sendDigits" | "statusCallback" | "statusCallbackEvent" | "statusCallbackMethod"
+                "sendDigits"
+                    | "url"
+                    | "method"
+                    | "statusCallback"
+                    | "statusCallbackEvent"
+                    | "statusCallbackMethod"
             )
         ),
         "Sip" | "Client" => matches!(
             attribute,
-            None | Some("statusCallback" | "statusCallbackEvent" | "statusCallbackMethod")
+            None | Some(
+                "url"
+                    | "method"
+                    | "statusCallback"
+                    | "statusCallbackEvent"
+                    | "statusCallbackMethod"
+            )
         ),
         "Identity" | "Leave" | "Queue" => attribute.is_none(),
         "Enqueue" => matches!(
