@@ -25,7 +25,6 @@ pub mod shared;
 pub use middleware::limit;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,10 +48,13 @@ const THRESHOLDS_TTL: Duration = Duration::from_secs(5);
 /// How often a queued request looks at the shared counter again.
 const SHARED_POLL: Duration = Duration::from_millis(50);
 
-/// How long a release waits for an admission of this instance to carry it to
-/// Redis before the flusher sends it on its own: under load releases cost no
-/// round trip of their own, and other instances see them a moment later.
-const RELEASE_LINGER: Duration = Duration::from_millis(1);
+/// How long the flusher waits after a change before sending it, so one
+/// round trip carries many requests' give-backs and in-flight counts.
+const SYNC_LINGER: Duration = Duration::from_millis(5);
+
+/// How long a counter stays unused before this instance gives back every
+/// spare slot it holds: an idle instance holds nothing in Redis.
+const IDLE: Duration = Duration::from_millis(20);
 
 /// What an account may have in flight for one resource type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,117 +96,126 @@ struct ResourceLabels {
     resource: String,
 }
 
+type Key = (String, String);
+
+/// One counter's numbers on this instance.
 #[derive(Default)]
+struct Counts {
+    /// Requests admitted and not finished.
+    current: u32,
+    /// The most ever in flight here at once.
+    max: u32,
+    /// With Redis: slots Redis holds for this instance, not queued to go
+    /// back. A request is admitted only into one of them, so `current`
+    /// never exceeds it (unless Redis was unreachable).
+    reserved: u32,
+    /// Spare slots queued to go back to Redis.
+    giving_back: u32,
+    /// Given back and not yet answered by Redis.
+    sending: u32,
+    /// Reservations waiting for Redis's answer.
+    asking: u32,
+    /// The last grant's size: spare up to this much is kept while busy.
+    grant: u32,
+    /// Requests in flight on the other instances, as Redis last said.
+    others: u32,
+    /// When a request was last admitted or released here.
+    active: Option<Instant>,
+    /// In the flusher's list: slots to give back or a count to publish.
+    queued: bool,
+    /// In the idle sweep's list: may hold spare slots.
+    holding: bool,
+    /// A Redis error left this instance's fields in Redis uncertain: the
+    /// lease refresh rewrites them once nothing is on its way.
+    dirty: bool,
+    /// That rewrite is on its way: nothing else of this counter may be.
+    rewriting: bool,
+}
+
+impl Counts {
+    fn spare(&self) -> u32 {
+        self.reserved.saturating_sub(self.current)
+    }
+
+    /// Queues `n` spare slots to go back to Redis.
+    fn give_back(&mut self, n: u32) {
+        self.reserved -= n;
+        self.giving_back += n;
+    }
+}
+
 struct Slot {
-    current: AtomicU32,
-    max: AtomicU32,
-    /// Released here but not yet answered by Redis.
-    unsent: AtomicU32,
-    /// Admissions waiting for Redis's answer.
-    asking: AtomicU32,
-    /// A Redis error left this instance's share in Redis uncertain: the
-    /// lease refresh rewrites it once nothing is on its way.
-    dirty: AtomicBool,
+    key: Key,
+    counts: Mutex<Counts>,
+    /// Signalled when a request here finishes.
     released: tokio::sync::Notify,
-    /// Signalled when unsent releases have been answered by Redis.
+    /// Signalled when Redis has answered slots given back, or a rewrite.
     sent: tokio::sync::Notify,
 }
 
 impl Slot {
-    /// Takes a slot unless `limit` are taken; answers the count it saw when refusing.
-    fn try_take(&self, limit: u32) -> Result<u32, u32> {
-        let mut seen = self.current.load(Ordering::Relaxed);
-        loop {
-            if seen >= limit {
-                return Err(seen);
-            }
-            match self.current.compare_exchange_weak(
-                seen,
-                seen + 1,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    self.max.fetch_max(seen + 1, Ordering::Relaxed);
-                    return Ok(seen + 1);
-                }
-                Err(now) => seen = now,
-            }
+    fn new(key: Key) -> Slot {
+        Slot {
+            key,
+            counts: Mutex::default(),
+            released: tokio::sync::Notify::new(),
+            sent: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn usage(&self) -> Usage {
+        let counts = self.counts();
+        Usage {
+            current: counts.current,
+            max: counts.max,
         }
     }
 }
 
-type Key = (String, String);
-
-/// Releases waiting to be carried to Redis, by counter.
+/// What the background tasks of a limiter sharing Redis have to do.
 #[derive(Default)]
-struct Unsent {
-    releases: Mutex<HashMap<Key, (Arc<Slot>, u32)>>,
+struct Outbox {
+    /// Counters with slots to give back or an in-flight count to publish.
+    queued: Mutex<Vec<Arc<Slot>>>,
     /// Wakes the flusher.
     added: tokio::sync::Notify,
+    /// Counters that may hold spare slots, for the idle sweep.
+    holding: Mutex<Vec<Arc<Slot>>>,
+    /// Wakes the idle sweep.
+    spare: tokio::sync::Notify,
 }
 
-/// Releases taken out of [`Unsent`] to be sent: once Redis has answered
-/// (or failed, leaving their counters dirty), they stop counting as unsent.
-struct Sending(Vec<(Key, Arc<Slot>, u32)>);
-
-impl Unsent {
-    fn add(&self, key: Key, slot: &Arc<Slot>) {
-        let mut releases = self.releases.lock().unwrap_or_else(|e| e.into_inner());
-        releases.entry(key).or_insert_with(|| (slot.clone(), 0)).1 += 1;
-        drop(releases);
-        self.added.notify_one();
-    }
-
-    fn take(&self) -> Sending {
-        let mut releases = self.releases.lock().unwrap_or_else(|e| e.into_inner());
-        Sending(
-            releases
-                .drain()
-                .map(|(key, (slot, n))| (key, slot, n))
-                .collect(),
-        )
-    }
-}
-
-impl Sending {
-    /// Redis failed to answer: whether the releases were applied is unknown.
-    fn failed(&self) {
-        for (_, slot, _) in &self.0 {
-            slot.dirty.store(true, Ordering::Release);
+impl Outbox {
+    /// Queues `slot` for the flusher unless it is already; call with its counts locked.
+    fn queue(&self, slot: &Arc<Slot>, counts: &mut Counts) {
+        if !counts.queued {
+            counts.queued = true;
+            self.queued
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(slot.clone());
+            self.added.notify_one();
         }
     }
 
-    fn releases(&self) -> Vec<(String, String, u32)> {
-        self.0
-            .iter()
-            .map(|((account, resource_type), _, n)| (account.clone(), resource_type.clone(), *n))
-            .collect()
-    }
-}
-
-impl Drop for Sending {
-    fn drop(&mut self) {
-        for (_, slot, n) in &self.0 {
-            slot.unsent.fetch_sub(*n, Ordering::AcqRel);
-            slot.sent.notify_waiters();
+    /// Lists `slot` for the idle sweep unless it is already; call with its counts locked.
+    fn hold(&self, slot: &Arc<Slot>, counts: &mut Counts) {
+        if !counts.holding && counts.spare() > 0 {
+            counts.holding = true;
+            self.holding
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(slot.clone());
+            self.spare.notify_one();
         }
     }
-}
 
-/// An admission on its way to Redis, for as long as it lives.
-struct Asking(Arc<Slot>);
-
-impl Asking {
-    fn new(slot: &Arc<Slot>) -> Asking {
-        slot.asking.fetch_add(1, Ordering::AcqRel);
-        Asking(slot.clone())
-    }
-}
-
-impl Drop for Asking {
-    fn drop(&mut self) {
-        self.0.asking.fetch_sub(1, Ordering::AcqRel);
+    fn take_queued(&self) -> Vec<Arc<Slot>> {
+        std::mem::take(&mut *self.queued.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -212,28 +223,32 @@ impl Drop for Asking {
 pub struct Guard {
     slot: Arc<Slot>,
     in_flight: Gauge,
-    /// The count right after this request was admitted, for the
-    /// `Twilio-Concurrent-Requests` header.
+    /// The account's requests in flight right after this one was admitted,
+    /// for the `Twilio-Concurrent-Requests` header: this instance's exact
+    /// count plus the other instances' as Redis last said.
     pub current: u32,
-    /// Where the slot was also taken in Redis: the counter to give it back to.
-    shared: Option<(Arc<Unsent>, Key)>,
-    /// Given back because Redis refused it: nobody waiting can use it.
-    undone: bool,
+    /// Where the counter is shared through Redis.
+    outbox: Option<Arc<Outbox>>,
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Some((unsent, key)) = self.shared.take() {
-            // Counted as unsent before it stops counting as in flight.
-            self.slot.unsent.fetch_add(1, Ordering::AcqRel);
-            unsent.add(key, &self.slot);
+        let mut counts = self.slot.counts();
+        counts.current -= 1;
+        if let Some(outbox) = &self.outbox {
+            counts.active = Some(Instant::now());
+            // Spare beyond one grant goes back at once; the rest serves this
+            // instance's next requests with no round trip, until it idles.
+            let (spare, keep) = (counts.spare(), counts.grant);
+            if spare > keep {
+                counts.give_back(spare - keep);
+            }
+            outbox.queue(&self.slot, &mut counts);
+            outbox.hold(&self.slot, &mut counts);
         }
-        self.slot.current.fetch_sub(1, Ordering::AcqRel);
+        drop(counts);
         self.in_flight.dec();
-        if !self.undone {
-            // Waking a queued request after Redis refused would only spin on Redis.
-            self.slot.released.notify_one();
-        }
+        self.slot.released.notify_one();
     }
 }
 
@@ -253,7 +268,7 @@ pub struct Limiter {
     /// This process among the instances sharing Redis and the store.
     instance: String,
     shared: Option<shared::Shared>,
-    unsent: Arc<Unsent>,
+    outbox: Arc<Outbox>,
     tasks: TaskTracker,
     stop: CancellationToken,
     rate: Option<RequestRate>,
@@ -307,7 +322,7 @@ impl Limiter {
             impeded,
             instance: crate::sid::new_secret(),
             shared: None,
-            unsent: Arc::default(),
+            outbox: Arc::default(),
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
             rate: None,
@@ -364,7 +379,8 @@ impl Limiter {
         self.shared.as_ref()
     }
 
-    /// Starts renewing the Redis lease and sending releases; the limiter
+    /// Starts renewing the Redis lease, sending what the counters give back
+    /// and publish, and giving back what idle counters hold; the limiter
     /// must be shared (`Arc`) so the tasks can read the local counts.
     pub fn start(self: &Arc<Self>) {
         let Some(shared) = &self.shared else {
@@ -388,43 +404,132 @@ impl Limiter {
             }
         });
         let limiter = Arc::downgrade(self);
-        let (stop, unsent) = (self.stop.clone(), self.unsent.clone());
+        let (stop, outbox) = (self.stop.clone(), self.outbox.clone());
         self.tasks.spawn(async move {
             loop {
                 tokio::select! {
                     () = stop.cancelled() => return,
-                    () = unsent.added.notified() => {}
+                    () = outbox.added.notified() => {}
                 }
-                tokio::time::sleep(RELEASE_LINGER).await;
+                // Lingers so one round trip carries many requests' changes.
+                tokio::time::sleep(SYNC_LINGER).await;
                 let Some(limiter) = limiter.upgrade() else {
                     return;
                 };
-                limiter.send_releases().await;
+                limiter.send_updates().await;
+            }
+        });
+        let limiter = Arc::downgrade(self);
+        let (stop, outbox) = (self.stop.clone(), self.outbox.clone());
+        self.tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = outbox.spare.notified() => {}
+                }
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(IDLE / 2) => {}
+                    }
+                    let Some(limiter) = limiter.upgrade() else {
+                        return;
+                    };
+                    if !limiter.give_back_idle(IDLE) {
+                        break;
+                    }
+                }
             }
         });
     }
 
-    /// Sends every release not carried by an admission yet.
-    async fn send_releases(&self) {
+    /// Queues every spare slot of counters idle for `idle` to go back to
+    /// Redis; answers whether some counter still holds spare slots.
+    fn give_back_idle(&self, idle: Duration) -> bool {
+        let holding = std::mem::take(
+            &mut *self
+                .outbox
+                .holding
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        let mut still = Vec::new();
+        for slot in holding {
+            let mut counts = slot.counts();
+            let spare = counts.spare();
+            let idle = counts.active.is_none_or(|t| t.elapsed() >= idle);
+            if spare > 0 && idle && counts.asking == 0 {
+                counts.give_back(spare);
+                self.outbox.queue(&slot, &mut counts);
+            }
+            if counts.spare() > 0 {
+                drop(counts);
+                still.push(slot);
+            } else {
+                counts.holding = false;
+            }
+        }
+        let mut holding = self
+            .outbox
+            .holding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        holding.extend(still);
+        !holding.is_empty()
+    }
+
+    /// Sends the slots given back and the in-flight counts changed since the
+    /// last time, in one round trip.
+    async fn send_updates(&self) {
         let Some(shared) = &self.shared else {
             return;
         };
-        let sending = self.unsent.take();
-        if sending.0.is_empty() {
+        let queued = self.outbox.take_queued();
+        if queued.is_empty() {
             return;
         }
-        if let Err(e) = shared.release(&sending.releases()).await {
-            sending.failed();
+        let mut updates = Vec::with_capacity(queued.len());
+        let mut sending = Vec::with_capacity(queued.len());
+        for slot in queued {
+            let mut counts = slot.counts();
+            counts.queued = false;
+            // A rewrite on its way sets the field: a give-back must not cross it.
+            let back = if counts.rewriting {
+                0
+            } else {
+                std::mem::take(&mut counts.giving_back)
+            };
+            if counts.giving_back > 0 {
+                self.outbox.queue(&slot, &mut counts);
+            }
+            counts.sending += back;
+            let (account, resource_type) = slot.key.clone();
+            updates.push((account, resource_type, back, counts.current));
+            drop(counts);
+            sending.push((slot, back));
+        }
+        let sent = shared.sync(&updates).await;
+        if let Err(e) = &sent {
             tracing::warn!(error = %e, "redis: concurrency slots are given back at the next lease refresh");
+        }
+        for (slot, back) in sending {
+            let mut counts = slot.counts();
+            counts.sending -= back;
+            if sent.is_err() {
+                counts.dirty = true;
+            }
+            drop(counts);
+            slot.sent.notify_waiters();
         }
     }
 
-    /// Stops renewing the lease, sends the last releases, and ends the lease.
+    /// Stops the background tasks, gives back every spare slot, and ends the lease.
     pub async fn shutdown(&self) {
         self.stop.cancel();
         self.tasks.close();
         self.tasks.wait().await;
-        self.send_releases().await;
+        self.give_back_idle(Duration::ZERO);
+        self.send_updates().await;
         if let Some(shared) = &self.shared {
             if let Err(e) = shared.end_lease().await {
                 tracing::warn!(error = %e, "redis: the concurrency lease ends by expiry");
@@ -432,58 +537,76 @@ impl Limiter {
         }
     }
 
-    /// This instance's share of each counter a Redis error left uncertain,
+    /// This instance's fields of each counter a Redis error left uncertain,
     /// taken only while nothing of that counter is on its way to Redis: the
-    /// count Redis should hold for this instance. Every other share is
-    /// exact in Redis, and rewriting it would race the admissions and
-    /// releases under way.
-    fn uncertain_shares(&self) -> Vec<(Key, Arc<Slot>, u32)> {
+    /// slots Redis should hold for this instance (at least its requests in
+    /// flight, admitted while Redis was unreachable) and its in-flight count.
+    /// Every other field is exact in Redis, and rewriting it would race the
+    /// reservations and give-backs under way.
+    fn uncertain_fields(&self) -> Vec<(Arc<Slot>, u32, u32)> {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots
-            .iter()
-            .filter(|(_, slot)| {
-                slot.dirty.load(Ordering::Acquire)
-                    && slot.asking.load(Ordering::Acquire) == 0
-                    && slot.unsent.load(Ordering::Acquire) == 0
-            })
-            .map(|(key, slot)| {
-                slot.dirty.store(false, Ordering::Release);
-                (
-                    key.clone(),
-                    slot.clone(),
-                    slot.current.load(Ordering::Acquire),
-                )
-            })
-            .collect()
+        let mut uncertain = Vec::new();
+        for slot in slots.values() {
+            let mut counts = slot.counts();
+            let quiet = counts.asking == 0 && counts.sending == 0 && counts.giving_back == 0;
+            if counts.dirty && quiet && !counts.rewriting {
+                counts.dirty = false;
+                counts.rewriting = true;
+                counts.reserved = counts.reserved.max(counts.current);
+                uncertain.push((slot.clone(), counts.reserved, counts.current));
+            }
+        }
+        uncertain
     }
 
-    /// Renews the lease and rewrites the uncertain shares.
+    /// Renews the lease and rewrites the uncertain fields.
     async fn refresh(&self, shared: &shared::Shared) {
-        let uncertain = self.uncertain_shares();
-        let counts: Vec<(String, String, u32)> = uncertain
+        let uncertain = self.uncertain_fields();
+        let fields: Vec<shared::Update> = uncertain
             .iter()
-            .map(|((account, resource_type), _, n)| (account.clone(), resource_type.clone(), *n))
+            .map(|(slot, reserved, current)| {
+                let (account, resource_type) = slot.key.clone();
+                (account, resource_type, *reserved, *current)
+            })
             .collect();
-        if let Err(e) = shared.refresh(&counts).await {
-            for (_, slot, _) in &uncertain {
-                slot.dirty.store(true, Ordering::Release);
-            }
+        let refreshed = shared.refresh(&fields).await;
+        if let Err(e) = &refreshed {
             tracing::error!(error = %e, "redis: cannot renew the concurrency lease");
+        }
+        for (slot, _, _) in &uncertain {
+            let mut counts = slot.counts();
+            counts.rewriting = false;
+            if refreshed.is_err() {
+                counts.dirty = true;
+            }
+            // Give-backs held back meanwhile may go now.
+            if counts.giving_back > 0 {
+                self.outbox.queue(slot, &mut counts);
+            }
+            drop(counts);
+            slot.sent.notify_waiters();
         }
     }
 
     /// The counter of one account and resource type across every instance
-    /// sharing Redis (this instance's alone without Redis).
+    /// sharing Redis (this instance's alone without Redis): this instance's
+    /// exact count plus what the others last published (within
+    /// [`SYNC_LINGER`] of a change); the high-water mark as sampled at each
+    /// grant and each publication.
     pub async fn shared_usage(
         &self,
         account_sid: &str,
         resource_type: &str,
     ) -> redis::RedisResult<Usage> {
+        let local = self.usage(account_sid, resource_type);
         match &self.shared {
-            None => Ok(self.usage(account_sid, resource_type)),
+            None => Ok(local),
             Some(shared) => {
-                let (current, max) = shared.usage(account_sid, resource_type).await?;
-                Ok(Usage { current, max })
+                let usage = shared.usage(account_sid, resource_type).await?;
+                Ok(Usage {
+                    current: local.current.saturating_add(usage.others),
+                    max: usage.max.max(local.max),
+                })
             }
         }
     }
@@ -501,14 +624,45 @@ impl Limiter {
     }
 
     fn slot(&self, account_sid: &str, resource_type: &str) -> Arc<Slot> {
+        let key = (account_sid.to_owned(), resource_type.to_owned());
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(slot) = slots.get(&(account_sid.to_owned(), resource_type.to_owned())) {
+        if let Some(slot) = slots.get(&key) {
             return slot.clone();
         }
         slots
-            .entry((account_sid.to_owned(), resource_type.to_owned()))
-            .or_default()
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(Slot::new(key)))
             .clone()
+    }
+
+    /// Counts one more request in `counts` (of `slot`, locked) and answers its guard.
+    fn admit(
+        &self,
+        slot: &Arc<Slot>,
+        counts: &mut Counts,
+        resource_type: &str,
+        shared: bool,
+    ) -> Guard {
+        counts.current += 1;
+        counts.max = counts.max.max(counts.current);
+        let outbox = shared.then(|| {
+            counts.active = Some(Instant::now());
+            self.outbox.queue(slot, counts);
+            self.outbox.clone()
+        });
+        let in_flight = self
+            .in_flight
+            .get_or_create(&ResourceLabels {
+                resource: resource_type.to_owned(),
+            })
+            .clone();
+        in_flight.inc();
+        Guard {
+            slot: slot.clone(),
+            in_flight,
+            current: counts.current.saturating_add(counts.others),
+            outbox,
+        }
     }
 
     async fn take(
@@ -529,87 +683,123 @@ impl Limiter {
         if let Some(credential) = credential {
             self.check_local_rate(credential).map_err(Refused::Rate)?;
         }
-        // Counted from before the local count moves until Redis answers.
-        let _asking = self.shared.as_ref().map(|_| Asking::new(slot));
-        // The local count is this instance's share, so it can never exceed
-        // the threshold either: check it first, without a round trip.
-        let current = slot.try_take(limit).map_err(impeded)?;
-        let in_flight = self
-            .in_flight
-            .get_or_create(&ResourceLabels {
-                resource: resource_type.to_owned(),
-            })
-            .clone();
-        in_flight.inc();
-        let mut guard = Guard {
-            slot: slot.clone(),
-            in_flight,
-            current,
-            shared: None,
-            undone: false,
-        };
         let Some(shared) = &self.shared else {
-            return Ok(guard);
+            let mut counts = slot.counts();
+            if counts.current >= limit {
+                return Err(impeded(counts.current));
+            }
+            return Ok(self.admit(slot, &mut counts, resource_type, false));
         };
         let mut rate = match (&self.rate, credential) {
             (Some(RequestRate::Shared(rate)), Some(credential)) => Some((credential, *rate)),
             _ => None,
         };
-        let key = (account_sid.to_owned(), resource_type.to_owned());
         let mut looked_again = false;
         loop {
-            // Registered before the admission: a release answered meanwhile is not missed.
+            // Registered before looking: an answer from Redis meanwhile is not missed.
             let sent = slot.sent.notified();
             let mut sent = std::pin::pin!(sent);
             sent.as_mut().enable();
-            // This instance's releases ride along: no round trip of their own,
-            // and this admission sees them applied.
-            let sending = self.unsent.take();
-            let admission = shared
-                .admit(
+            // Admitted here already, waiting only for the request rate's verdict.
+            let mut held = None;
+            let in_flight = {
+                let mut counts = slot.counts();
+                // This instance's count is part of the account's: never above the threshold.
+                if counts.current >= limit {
+                    return Err(impeded(counts.current.saturating_add(counts.others)));
+                }
+                if counts.rewriting {
+                    None
+                } else {
+                    if counts.current >= counts.reserved && counts.giving_back > 0 {
+                        // Take back a slot queued to go back: Redis still holds it.
+                        counts.giving_back -= 1;
+                        counts.reserved += 1;
+                    }
+                    if counts.current < counts.reserved {
+                        let guard = self.admit(slot, &mut counts, resource_type, true);
+                        if rate.is_none() {
+                            // The common case: no round trip.
+                            return Ok(guard);
+                        }
+                        held = Some(guard);
+                    } else {
+                        counts.asking += 1;
+                    }
+                    Some(counts.current + u32::from(held.is_none()))
+                }
+            };
+            let Some(in_flight) = in_flight else {
+                // Wait for the rewrite of this instance's fields to be answered.
+                let _ = tokio::time::timeout(SHARED_POLL, sent).await;
+                continue;
+            };
+            let asked = shared
+                .reserve(
                     account_sid,
                     resource_type,
                     limit,
                     rate.take(),
-                    &sending.releases(),
+                    held.is_none(),
+                    in_flight,
                 )
                 .await;
-            if admission.is_err() {
-                sending.failed();
-                slot.dirty.store(true, Ordering::Release);
+            if let Some(guard) = held {
+                return match asked {
+                    Ok(shared::Reservation::RateLimited(wait)) => Err(Refused::Rate(wait)),
+                    Ok(_) => Ok(guard),
+                    Err(e) => {
+                        // The request rate is not enforced while Redis is unreachable.
+                        tracing::error!(error = %e, "redis: request rate not checked");
+                        Ok(guard)
+                    }
+                };
             }
-            drop(sending);
-            return match admission {
-                Ok(shared::Admission::Admitted(count)) => {
-                    guard.current = count;
-                    guard.shared = Some((self.unsent.clone(), key));
-                    Ok(guard)
+            {
+                let mut counts = slot.counts();
+                counts.asking -= 1;
+                let full = match asked {
+                    Ok(shared::Reservation::Granted { slots, others }) => {
+                        counts.reserved += slots;
+                        counts.grant = slots;
+                        counts.others = others;
+                        self.outbox.hold(slot, &mut counts);
+                        None
+                    }
+                    Ok(shared::Reservation::Allowed { others }) => {
+                        counts.others = others;
+                        None
+                    }
+                    Ok(shared::Reservation::Full { reserved, others }) => {
+                        counts.others = others;
+                        Some(reserved)
+                    }
+                    Ok(shared::Reservation::RateLimited(wait)) => return Err(Refused::Rate(wait)),
+                    Err(e) => {
+                        // Redis unreachable: each instance still holds its own count
+                        // to the threshold rather than failing every request.
+                        tracing::error!(error = %e, "redis: concurrency counted on this instance only");
+                        counts.dirty = true;
+                        if counts.current >= limit {
+                            return Err(impeded(counts.current));
+                        }
+                        return Ok(self.admit(slot, &mut counts, resource_type, true));
+                    }
+                };
+                // This grant, or another request's meanwhile, may have left a slot here.
+                if counts.current < counts.reserved.min(limit) {
+                    return Ok(self.admit(slot, &mut counts, resource_type, true));
                 }
-                // A release of this counter was on its way in the flusher's
-                // batch, which may have reached Redis after this admission:
-                // look again once it is answered.
-                Ok(shared::Admission::Full(_))
-                    if !looked_again && slot.unsent.load(Ordering::Acquire) > 0 =>
-                {
-                    looked_again = true;
-                    let _ = tokio::time::timeout(SHARED_POLL, sent).await;
-                    continue;
+                // Slots of this counter given back were on their way in the
+                // flusher's batch, which may have reached Redis after this
+                // reservation: look again once they are answered.
+                let on_their_way = counts.sending > 0 || counts.giving_back > 0;
+                if looked_again || !on_their_way {
+                    return Err(impeded(full.unwrap_or(limit)));
                 }
-                Ok(shared::Admission::Full(count)) => {
-                    guard.undone = true;
-                    Err(impeded(count))
-                }
-                Ok(shared::Admission::RateLimited(wait)) => {
-                    guard.undone = true;
-                    Err(Refused::Rate(wait))
-                }
-                Err(e) => {
-                    // Redis unreachable: each instance still holds its own count
-                    // to the threshold rather than failing every request.
-                    tracing::error!(error = %e, "redis: concurrency counted on this instance only");
-                    Ok(guard)
-                }
-            };
+            }
+            looked_again = true;
+            let _ = tokio::time::timeout(SHARED_POLL, sent).await;
         }
     }
 
@@ -664,16 +854,23 @@ impl Limiter {
         Err(refused)
     }
 
-    /// The counter of one account and resource type (zero if never used).
+    /// The counter of one account and resource type on this instance (zero if never used).
     pub fn usage(&self, account_sid: &str, resource_type: &str) -> Usage {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots
             .get(&(account_sid.to_owned(), resource_type.to_owned()))
-            .map(|slot| Usage {
-                current: slot.current.load(Ordering::Acquire),
-                max: slot.max.load(Ordering::Acquire),
-            })
+            .map(|slot| slot.usage())
             .unwrap_or(Usage { current: 0, max: 0 })
+    }
+
+    /// Slots this instance holds in Redis for one counter (zero without
+    /// Redis): its requests in flight plus the spare it keeps.
+    pub fn reserved(&self, account_sid: &str, resource_type: &str) -> u32 {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .get(&(account_sid.to_owned(), resource_type.to_owned()))
+            .map(|slot| slot.counts().reserved)
+            .unwrap_or(0)
     }
 
     /// Every counter of one account that has been used, by resource type.
@@ -682,13 +879,7 @@ impl Limiter {
         let mut usage: Vec<(String, Usage)> = slots
             .iter()
             .filter(|((account, _), _)| account == account_sid)
-            .map(|((_, resource_type), slot)| {
-                let usage = Usage {
-                    current: slot.current.load(Ordering::Acquire),
-                    max: slot.max.load(Ordering::Acquire),
-                };
-                (resource_type.clone(), usage)
-            })
+            .map(|((_, resource_type), slot)| (resource_type.clone(), slot.usage()))
             .collect();
         usage.sort_by(|a, b| a.0.cmp(&b.0));
         usage
@@ -699,7 +890,7 @@ impl Limiter {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots
             .values()
-            .map(|slot| u64::from(slot.current.load(Ordering::Acquire)))
+            .map(|slot| u64::from(slot.counts().current))
             .sum()
     }
 
