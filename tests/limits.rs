@@ -6,6 +6,9 @@
 
 mod common;
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -462,8 +465,28 @@ async fn shared_limiter(dir: &std::path::Path) -> std::sync::Arc<switchboard::li
     limiter
 }
 
+/// This instance's fields of a counter in Redis: (slots reserved, requests in flight published).
+async fn fields_of(
+    conn: &mut redis::aio::ConnectionManager,
+    account: &str,
+    resource_type: &str,
+) -> (HashMap<String, i64>, HashMap<String, i64>) {
+    let counter = format!("switchboard:limits:{account}:{resource_type}");
+    let reserved = redis::cmd("HGETALL")
+        .arg(&counter)
+        .query_async(conn)
+        .await
+        .unwrap();
+    let busy = redis::cmd("HGETALL")
+        .arg(format!("{counter}:busy"))
+        .query_async(conn)
+        .await
+        .unwrap();
+    (reserved, busy)
+}
+
 #[tokio::test]
-async fn every_release_reaches_redis_without_a_lease_refresh() {
+async fn every_slot_goes_back_to_redis_without_a_lease_refresh() {
     let dir = tempfile::tempdir().unwrap();
     let limiter = shared_limiter(dir.path()).await;
     let account = format!("AC{}", switchboard::sid::new_secret());
@@ -491,19 +514,31 @@ async fn every_release_reaches_redis_without_a_lease_refresh() {
     });
     let outcomes = futures::future::join_all(requests).await;
     assert_eq!(outcomes.iter().filter(|o| o.is_err()).count(), 29);
-    let usage = eventually("every release applied in redis", || async {
+    let usage = eventually("every request finished", || async {
         let usage = limiter.shared_usage(&account, "Calls:read").await.unwrap();
         (usage.current == 0).then_some(usage)
     })
     .await;
     assert_eq!(usage.max, 5, "never more than the threshold at once");
-    let mut conn = redis().await;
-    let fields: std::collections::HashMap<String, i64> = redis::cmd("HGETALL")
-        .arg(format!("switchboard:limits:{account}:Calls:read"))
-        .query_async(&mut conn)
+    // The slots reserved go back once the counter idles: nothing is left behind.
+    let conn = redis().await;
+    let fields = eventually("every slot given back", || async {
+        let fields = fields_of(&mut conn.clone(), &account, "Calls:read").await;
+        (fields.0.is_empty() && fields.1.is_empty()).then_some(fields)
+    })
+    .await;
+    assert_eq!(fields, Default::default());
+    assert_eq!(limiter.reserved(&account, "Calls:read"), 0);
+    let shared = limiter
+        .shared()
+        .unwrap()
+        .usage(&account, "Calls:read")
         .await
         .unwrap();
-    assert!(fields.is_empty(), "no count left behind: {fields:?}");
+    assert_eq!(
+        shared.max_reserved, 5,
+        "never more than the threshold reserved"
+    );
     assert_eq!(limiter.in_flight(), 0);
     limiter.shutdown().await;
 }
@@ -535,4 +570,232 @@ async fn an_admission_carries_this_instances_releases_and_sees_them_applied() {
         .await
         .unwrap();
     assert_eq!(left, None);
+}
+
+fn threshold(concurrency: u32) -> Threshold {
+    Threshold {
+        concurrency,
+        queue_wait: Duration::ZERO,
+    }
+}
+
+#[tokio::test]
+async fn requests_within_this_instances_reservation_cost_no_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let limiter = shared_limiter(dir.path()).await;
+    let shared = limiter.shared().unwrap().clone();
+    let account = format!("AC{}", switchboard::sid::new_secret());
+    let before = shared.reservations_asked();
+    // A thousand requests one after the other: the first reserves a grant,
+    // the spare it keeps admits every other one here.
+    for _ in 0..1000 {
+        let guard = limiter
+            .acquire(&account, "Calls:read", threshold(100), None)
+            .await
+            .unwrap();
+        assert_eq!(guard.current, 1);
+    }
+    assert_eq!(shared.reservations_asked() - before, 1);
+    let grant = limiter.reserved(&account, "Calls:read");
+    assert_eq!(grant, switchboard::limits::shared::MAX_GRANT);
+    // Eight at a time: a few more grants, then local again.
+    let before = shared.reservations_asked();
+    let tasks = (0..8).map(|_| {
+        let limiter = limiter.clone();
+        let account = account.clone();
+        tokio::spawn(async move {
+            for _ in 0..250 {
+                let guard = limiter
+                    .acquire(&account, "Calls:read", threshold(100), None)
+                    .await
+                    .unwrap();
+                assert!(guard.current <= 8, "{}", guard.current);
+                tokio::task::yield_now().await;
+            }
+        })
+    });
+    for task in futures::future::join_all(tasks).await {
+        task.unwrap();
+    }
+    let asked = shared.reservations_asked() - before;
+    assert!(asked <= 8, "2000 requests, {asked} round trips");
+    // Redis holds exactly what this instance says it holds, and the read
+    // API shows what is in flight, not what is reserved.
+    let mut conn = redis().await;
+    let (reserved, _) = fields_of(&mut conn, &account, "Calls:read").await;
+    let held = limiter.reserved(&account, "Calls:read");
+    assert!(held > 0);
+    assert_eq!(
+        reserved.values().copied().collect::<Vec<_>>(),
+        [i64::from(held)]
+    );
+    let usage = limiter.shared_usage(&account, "Calls:read").await.unwrap();
+    assert_eq!(usage.current, 0);
+    limiter.shutdown().await;
+    let (reserved, busy) = fields_of(&mut conn, &account, "Calls:read").await;
+    assert!(
+        reserved.is_empty() && busy.is_empty(),
+        "{reserved:?} {busy:?}"
+    );
+}
+
+#[tokio::test]
+async fn grants_shrink_to_one_slot_as_the_threshold_nears() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = shared_limiter(dir.path()).await;
+    let account = format!("AC{}", switchboard::sid::new_secret());
+    let shared = a.shared().unwrap().clone();
+    // Ten slots, one instance: grants of half the headroom, then one at a time.
+    let mut held = Vec::new();
+    let mut reserved = Vec::new();
+    let mut asked = Vec::new();
+    for _ in 0..10 {
+        let before = shared.reservations_asked();
+        held.push(
+            a.acquire(&account, "Calls:create", threshold(10), None)
+                .await
+                .unwrap(),
+        );
+        reserved.push(a.reserved(&account, "Calls:create"));
+        asked.push(shared.reservations_asked() - before);
+    }
+    assert_eq!(reserved, [5, 5, 5, 5, 5, 7, 7, 8, 9, 10]);
+    assert_eq!(asked, [1, 0, 0, 0, 0, 1, 0, 1, 1, 1]);
+    // The eleventh is refused here, without asking Redis.
+    let before = shared.reservations_asked();
+    assert!(a
+        .acquire(&account, "Calls:create", threshold(10), None)
+        .await
+        .is_err());
+    assert_eq!(shared.reservations_asked(), before);
+    // A second instance finds no headroom: refused by Redis, one round trip.
+    let dir_b = tempfile::tempdir().unwrap();
+    let b = shared_limiter(dir_b.path()).await;
+    let Err(switchboard::limits::Refused::Concurrency(impeded)) = b
+        .acquire(&account, "Calls:create", threshold(10), None)
+        .await
+    else {
+        panic!("the threshold is reserved by the first instance");
+    };
+    assert_eq!((impeded.current, impeded.threshold), (10, 10));
+    // Four finish on the first instance: it keeps one grant's worth (one
+    // slot) and gives three back at once, which the second may reserve, one
+    // live instance's share at a time: 3 / (2 × 2) rounds down, to one slot.
+    held.truncate(6);
+    assert_eq!(a.reserved(&account, "Calls:create"), 7);
+    let first = eventually("the second instance's grant", || async {
+        b.acquire(&account, "Calls:create", threshold(10), None)
+            .await
+            .ok()
+    })
+    .await;
+    assert_eq!(b.reserved(&account, "Calls:create"), 1);
+    drop((first, held));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn spare_slots_go_back_beyond_one_grant_at_once_and_entirely_once_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let limiter = shared_limiter(dir.path()).await;
+    let account = format!("AC{}", switchboard::sid::new_secret());
+    let max_grant = switchboard::limits::shared::MAX_GRANT;
+    // Twenty at once: two grants of sixteen.
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(
+            limiter
+                .acquire(&account, "Calls:read", threshold(100), None)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(limiter.reserved(&account, "Calls:read"), 2 * max_grant);
+    held.clear();
+    // Thirty-two spare: sixteen go back at once, sixteen serve what comes next.
+    assert_eq!(limiter.reserved(&account, "Calls:read"), max_grant);
+    let conn = redis().await;
+    let instance = limiter.instance().to_owned();
+    eventually("the give-back applied", || async {
+        let (reserved, _) = fields_of(&mut conn.clone(), &account, "Calls:read").await;
+        (reserved.get(&instance) == Some(&i64::from(max_grant))).then_some(())
+    })
+    .await;
+    // Idle, the counter gives back the rest: another instance could have it all.
+    eventually("every spare slot given back", || async {
+        let (reserved, busy) = fields_of(&mut conn.clone(), &account, "Calls:read").await;
+        (reserved.is_empty() && busy.is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(limiter.reserved(&account, "Calls:read"), 0);
+    limiter.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_instances_under_load_never_exceed_a_small_threshold_between_them() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = shared_limiter(dir_a.path()).await;
+    let b = shared_limiter(dir_b.path()).await;
+    let account = format!("AC{}", switchboard::sid::new_secret());
+    // Counted by the requests themselves, between admission and release.
+    let in_flight = Arc::new(AtomicU32::new(0));
+    let peak = Arc::new(AtomicU32::new(0));
+    let tasks = (0..16).map(|i| {
+        let limiter = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (account, in_flight, peak) = (account.clone(), in_flight.clone(), peak.clone());
+        tokio::spawn(async move {
+            let (mut admitted, mut refused) = (0, 0);
+            for n in 0..150 {
+                let queued = Threshold {
+                    concurrency: 5,
+                    queue_wait: Duration::from_millis(if n % 2 == 0 { 0 } else { 200 }),
+                };
+                match limiter.acquire(&account, "Calls:read", queued, None).await {
+                    Ok(guard) => {
+                        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        assert!(now <= 5, "{now} in flight");
+                        tokio::time::sleep(Duration::from_micros(200)).await;
+                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                        drop(guard);
+                        admitted += 1;
+                    }
+                    Err(_) => refused += 1,
+                }
+            }
+            (admitted, refused)
+        })
+    });
+    let outcomes: Vec<(u32, u32)> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let admitted: u32 = outcomes.iter().map(|o| o.0).sum();
+    let refused: u32 = outcomes.iter().map(|o| o.1).sum();
+    assert_eq!(admitted + refused, 16 * 150);
+    assert!(
+        admitted > 0 && refused > 0,
+        "{admitted} admitted, {refused} refused"
+    );
+    assert!(peak.load(Ordering::SeqCst) <= 5);
+    // Redis's own bound: never more than five reserved across both.
+    let shared = a
+        .shared()
+        .unwrap()
+        .usage(&account, "Calls:read")
+        .await
+        .unwrap();
+    assert!(shared.max_reserved <= 5, "{shared:?}");
+    assert!(shared.max <= 5, "{shared:?}");
+    let conn = redis().await;
+    eventually("both instances idle hold nothing", || async {
+        let (reserved, busy) = fields_of(&mut conn.clone(), &account, "Calls:read").await;
+        (reserved.is_empty() && busy.is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(a.in_flight() + b.in_flight(), 0);
+    a.shutdown().await;
+    b.shutdown().await;
 }
