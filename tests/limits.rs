@@ -595,9 +595,14 @@ async fn requests_within_this_instances_reservation_cost_no_round_trip() {
             .unwrap();
         assert_eq!(guard.current, 1);
     }
-    assert_eq!(shared.reservations_asked() - before, 1);
-    let grant = limiter.reserved(&account, "Calls:read");
-    assert_eq!(grant, switchboard::limits::shared::MAX_GRANT);
+    // (Spare unused for a while goes back, and one slot is all it needs.)
+    let asked = shared.reservations_asked() - before;
+    assert!(asked <= 3, "1000 requests, {asked} round trips");
+    let held = limiter.reserved(&account, "Calls:read");
+    assert!(
+        (1..=switchboard::limits::shared::MAX_GRANT).contains(&held),
+        "{held}"
+    );
     // Eight at a time: a few more grants, then local again.
     let before = shared.reservations_asked();
     let tasks = (0..8).map(|_| {
@@ -619,15 +624,16 @@ async fn requests_within_this_instances_reservation_cost_no_round_trip() {
     }
     let asked = shared.reservations_asked() - before;
     assert!(asked <= 8, "2000 requests, {asked} round trips");
-    // Redis holds exactly what this instance says it holds, and the read
-    // API shows what is in flight, not what is reserved.
+    // Redis holds at least what this instance admits into (slots given back
+    // may still be on their way), and the read API shows what is in flight,
+    // not what is reserved.
     let mut conn = redis().await;
     let (reserved, _) = fields_of(&mut conn, &account, "Calls:read").await;
+    let in_redis = reserved.get(limiter.instance()).copied().unwrap_or(0);
     let held = limiter.reserved(&account, "Calls:read");
-    assert!(held > 0);
-    assert_eq!(
-        reserved.values().copied().collect::<Vec<_>>(),
-        [i64::from(held)]
+    assert!(
+        in_redis >= i64::from(held),
+        "{in_redis} in Redis, {held} here"
     );
     let usage = limiter.shared_usage(&account, "Calls:read").await.unwrap();
     assert_eq!(usage.current, 0);
@@ -696,7 +702,7 @@ async fn grants_shrink_to_one_slot_as_the_threshold_nears() {
 }
 
 #[tokio::test]
-async fn spare_slots_go_back_beyond_one_grant_at_once_and_entirely_once_idle() {
+async fn spare_slots_go_back_beyond_one_grant_at_once_and_entirely_once_unused() {
     let dir = tempfile::tempdir().unwrap();
     let limiter = shared_limiter(dir.path()).await;
     let account = format!("AC{}", switchboard::sid::new_secret());
@@ -712,18 +718,24 @@ async fn spare_slots_go_back_beyond_one_grant_at_once_and_entirely_once_idle() {
         );
     }
     assert_eq!(limiter.reserved(&account, "Calls:read"), 2 * max_grant);
+    // Nineteen finish: thirty-one spare, of which fifteen go back at once
+    // and sixteen serve what comes next.
+    let last = held.pop().unwrap();
     held.clear();
-    // Thirty-two spare: sixteen go back at once, sixteen serve what comes next.
-    assert_eq!(limiter.reserved(&account, "Calls:read"), max_grant);
+    assert_eq!(limiter.reserved(&account, "Calls:read"), 1 + max_grant);
+    // Unused for a while, the spare goes back too, though a request is
+    // still in flight: Redis holds just its slot.
     let conn = redis().await;
     let instance = limiter.instance().to_owned();
-    eventually("the give-back applied", || async {
-        let (reserved, _) = fields_of(&mut conn.clone(), &account, "Calls:read").await;
-        (reserved.get(&instance) == Some(&i64::from(max_grant))).then_some(())
+    eventually("the unused spare given back", || async {
+        let (reserved, busy) = fields_of(&mut conn.clone(), &account, "Calls:read").await;
+        (reserved.get(&instance) == Some(&1) && busy.get(&instance) == Some(&1)).then_some(())
     })
     .await;
-    // Idle, the counter gives back the rest: another instance could have it all.
-    eventually("every spare slot given back", || async {
+    assert_eq!(limiter.reserved(&account, "Calls:read"), 1);
+    // Idle, the counter holds nothing: another instance could have it all.
+    drop(last);
+    eventually("every slot given back", || async {
         let (reserved, busy) = fields_of(&mut conn.clone(), &account, "Calls:read").await;
         (reserved.is_empty() && busy.is_empty()).then_some(())
     })

@@ -52,9 +52,10 @@ const SHARED_POLL: Duration = Duration::from_millis(50);
 /// round trip carries many requests' give-backs and in-flight counts.
 const SYNC_LINGER: Duration = Duration::from_millis(5);
 
-/// How long a counter stays unused before this instance gives back every
-/// spare slot it holds: an idle instance holds nothing in Redis.
-const IDLE: Duration = Duration::from_millis(20);
+/// Spare slots this instance did not need for a whole window this long go
+/// back to Redis at its end: an idle instance holds nothing, and a busy one
+/// about what it needs at once.
+const WINDOW: Duration = Duration::from_millis(10);
 
 /// What an account may have in flight for one resource type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,8 +120,8 @@ struct Counts {
     grant: u32,
     /// Requests in flight on the other instances, as Redis last said.
     others: u32,
-    /// When a request was last admitted or released here.
-    active: Option<Instant>,
+    /// The fewest spare slots since the window began: none of them was needed.
+    unused: u32,
     /// In the flusher's list: slots to give back or a count to publish.
     queued: bool,
     /// In the idle sweep's list: may hold spare slots.
@@ -141,6 +142,7 @@ impl Counts {
     fn give_back(&mut self, n: u32) {
         self.reserved -= n;
         self.giving_back += n;
+        self.unused = self.unused.min(self.spare());
     }
 }
 
@@ -236,9 +238,8 @@ impl Drop for Guard {
         let mut counts = self.slot.counts();
         counts.current -= 1;
         if let Some(outbox) = &self.outbox {
-            counts.active = Some(Instant::now());
             // Spare beyond one grant goes back at once; the rest serves this
-            // instance's next requests with no round trip, until it idles.
+            // instance's next requests with no round trip, unless unused.
             let (spare, keep) = (counts.spare(), counts.grant);
             if spare > keep {
                 counts.give_back(spare - keep);
@@ -430,12 +431,12 @@ impl Limiter {
                 loop {
                     tokio::select! {
                         () = stop.cancelled() => return,
-                        () = tokio::time::sleep(IDLE / 2) => {}
+                        () = tokio::time::sleep(WINDOW) => {}
                     }
                     let Some(limiter) = limiter.upgrade() else {
                         return;
                     };
-                    if !limiter.give_back_idle(IDLE) {
+                    if !limiter.give_back_unused(false) {
                         break;
                     }
                 }
@@ -443,9 +444,10 @@ impl Limiter {
         });
     }
 
-    /// Queues every spare slot of counters idle for `idle` to go back to
-    /// Redis; answers whether some counter still holds spare slots.
-    fn give_back_idle(&self, idle: Duration) -> bool {
+    /// Queues the spare slots no request needed since the last call (`all`:
+    /// every spare slot) to go back to Redis, and starts a new window;
+    /// answers whether some counter still holds spare slots.
+    fn give_back_unused(&self, all: bool) -> bool {
         let holding = std::mem::take(
             &mut *self
                 .outbox
@@ -456,12 +458,16 @@ impl Limiter {
         let mut still = Vec::new();
         for slot in holding {
             let mut counts = slot.counts();
-            let spare = counts.spare();
-            let idle = counts.active.is_none_or(|t| t.elapsed() >= idle);
-            if spare > 0 && idle && counts.asking == 0 {
-                counts.give_back(spare);
+            let unused = if all {
+                counts.spare()
+            } else {
+                counts.unused.min(counts.spare())
+            };
+            if unused > 0 {
+                counts.give_back(unused);
                 self.outbox.queue(&slot, &mut counts);
             }
+            counts.unused = counts.spare();
             if counts.spare() > 0 {
                 drop(counts);
                 still.push(slot);
@@ -512,11 +518,12 @@ impl Limiter {
         if let Err(e) = &sent {
             tracing::warn!(error = %e, "redis: concurrency slots are given back at the next lease refresh");
         }
-        for (slot, back) in sending {
+        for (i, (slot, back)) in sending.into_iter().enumerate() {
             let mut counts = slot.counts();
             counts.sending -= back;
-            if sent.is_err() {
-                counts.dirty = true;
+            match &sent {
+                Ok(others) => counts.others = others.get(i).copied().unwrap_or(counts.others),
+                Err(_) => counts.dirty = true,
             }
             drop(counts);
             slot.sent.notify_waiters();
@@ -528,7 +535,7 @@ impl Limiter {
         self.stop.cancel();
         self.tasks.close();
         self.tasks.wait().await;
-        self.give_back_idle(Duration::ZERO);
+        self.give_back_unused(true);
         self.send_updates().await;
         if let Some(shared) = &self.shared {
             if let Err(e) = shared.end_lease().await {
@@ -646,7 +653,7 @@ impl Limiter {
         counts.current += 1;
         counts.max = counts.max.max(counts.current);
         let outbox = shared.then(|| {
-            counts.active = Some(Instant::now());
+            counts.unused = counts.unused.min(counts.spare());
             self.outbox.queue(slot, counts);
             self.outbox.clone()
         });
@@ -724,6 +731,8 @@ impl Limiter {
                         }
                         held = Some(guard);
                     } else {
+                        // No spare: every slot is needed this window.
+                        counts.unused = 0;
                         counts.asking += 1;
                     }
                     Some(counts.current + u32::from(held.is_none()))

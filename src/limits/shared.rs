@@ -108,8 +108,10 @@ return {1, grant, others}
 
 /// KEYS: per counter its reservations hash, in-flight hash and high-water
 /// mark. ARGV: instance, lease prefix, then per counter the slots given back
-/// and the requests in flight now.
+/// and the requests in flight now. Answers, per counter, what the other live
+/// instances have in flight.
 const SYNC: &str = r"
+local seen = {}
 for c = 0, #KEYS / 3 - 1 do
   local counter, busy, max = KEYS[3 * c + 1], KEYS[3 * c + 2], KEYS[3 * c + 3]
   local back, now = tonumber(ARGV[2 * c + 3]), tonumber(ARGV[2 * c + 4])
@@ -123,21 +125,26 @@ for c = 0, #KEYS / 3 - 1 do
   else
     redis.call('HDEL', busy, ARGV[1])
   end
-  local total = 0
+  local others = 0
   local fields = redis.call('HGETALL', busy)
   for i = 1, #fields, 2 do
     if redis.call('EXISTS', ARGV[2] .. fields[i]) == 1 then
       local reserved = tonumber(redis.call('HGET', counter, fields[i]) or '0')
-      total = total + math.min(tonumber(fields[i + 1]), reserved)
+      local n = math.min(tonumber(fields[i + 1]), reserved)
+      if fields[i] ~= ARGV[1] then
+        others = others + n
+      end
     else
       redis.call('HDEL', busy, fields[i])
     end
   end
-  if total > tonumber(redis.call('GET', max) or '0') then
-    redis.call('SET', max, total)
+  local mine = math.min(now, tonumber(redis.call('HGET', counter, ARGV[1]) or '0'))
+  if others + mine > tonumber(redis.call('GET', max) or '0') then
+    redis.call('SET', max, others + mine)
   end
+  seen[c + 1] = others
 end
-return #KEYS
+return seen
 ";
 
 /// KEYS: reservations hash, in-flight hash, high-water mark, reservation
@@ -324,10 +331,11 @@ impl Shared {
     }
 
     /// Gives back spare slots of this instance and publishes its in-flight
-    /// counts, for several counters in one round trip.
-    pub async fn sync(&self, updates: &[Update]) -> redis::RedisResult<()> {
+    /// counts, for several counters in one round trip; answers, for each,
+    /// the requests in flight on the other live instances.
+    pub async fn sync(&self, updates: &[Update]) -> redis::RedisResult<Vec<u32>> {
         if updates.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut invocation = self.sync.prepare_invoke();
         invocation.arg(&self.instance).arg(lease_prefix());
@@ -339,8 +347,8 @@ impl Shared {
                 .arg(*given_back)
                 .arg(*in_flight);
         }
-        let _: u64 = invocation.invoke_async(&mut self.conn.clone()).await?;
-        Ok(())
+        let others: Vec<u64> = invocation.invoke_async(&mut self.conn.clone()).await?;
+        Ok(others.into_iter().map(count).collect())
     }
 
     /// The other live instances' requests in flight and the high-water marks.
