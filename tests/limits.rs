@@ -811,3 +811,64 @@ async fn two_instances_under_load_never_exceed_a_small_threshold_between_them() 
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_reservation_whose_request_went_away_mid_round_trip_is_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let store = switchboard::store::Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    // A short lease: the refresh that rewrites uncertain fields runs every 300 ms.
+    let limiter = switchboard::limits::Limiter::new(
+        store,
+        100,
+        &switchboard::api::endpoints(),
+        &switchboard::metrics::Metrics::new(),
+    )
+    .with_redis(redis().await, Duration::from_millis(900))
+    .await
+    .unwrap();
+    let limiter = Arc::new(limiter);
+    limiter.start();
+    let conn = redis().await;
+    let instance = limiter.instance().to_owned();
+    // A request's future is polled until its reservation is on the wire,
+    // and dropped before the answer, as axum drops a handler whose client
+    // left; tried again should the request not have left yet.
+    let mut account = String::new();
+    for _ in 0..20 {
+        account = format!("AC{}", switchboard::sid::new_secret());
+        let mut request = Box::pin(limiter.acquire(&account, "Calls:create", threshold(3), None));
+        assert!(futures::poll!(&mut request).is_pending());
+        tokio::task::yield_now().await;
+        assert!(futures::poll!(&mut request).is_pending());
+        drop(request);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (reserved, _) = fields_of(&mut conn.clone(), &account, "Calls:create").await;
+        if reserved.contains_key(&instance) {
+            break;
+        }
+    }
+    let (reserved, _) = fields_of(&mut conn.clone(), &account, "Calls:create").await;
+    assert_eq!(reserved.get(&instance), Some(&1), "a grant reached Redis");
+    assert_eq!(limiter.reserved(&account, "Calls:create"), 0);
+    // Redis granted a slot nobody here knows of, until the refresh rewrites it.
+    eventually("the lost grant rewritten", || async {
+        let (reserved, _) = fields_of(&mut conn.clone(), &account, "Calls:create").await;
+        (!reserved.contains_key(&instance)).then_some(())
+    })
+    .await;
+    assert_eq!(limiter.reserved(&account, "Calls:create"), 0);
+    // All three slots are there to take.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(
+            limiter
+                .acquire(&account, "Calls:create", threshold(3), None)
+                .await
+                .unwrap(),
+        );
+    }
+    drop(held);
+    limiter.shutdown().await;
+}

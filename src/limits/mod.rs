@@ -221,6 +221,26 @@ impl Outbox {
     }
 }
 
+/// A reservation on its way to Redis. Dropped before the answer (the
+/// request's future dropped, its client gone), whether Redis granted it is
+/// unknown: the lease refresh rewrites this instance's fields.
+struct Asking<'a>(&'a Slot);
+
+impl Asking<'_> {
+    /// Redis answered: the caller settles `asking` itself.
+    fn answered(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Asking<'_> {
+    fn drop(&mut self) {
+        let mut counts = self.0.counts();
+        counts.asking -= 1;
+        counts.dirty = true;
+    }
+}
+
 /// Holds one admitted request's slot; dropping it gives the slot back.
 pub struct Guard {
     slot: Arc<Slot>,
@@ -743,6 +763,8 @@ impl Limiter {
                 let _ = tokio::time::timeout(SHARED_POLL, sent).await;
                 continue;
             };
+            // Counted in `asking` just above, with no await since.
+            let asking = held.is_none().then(|| Asking(slot));
             let asked = shared
                 .reserve(
                     account_sid,
@@ -767,6 +789,9 @@ impl Limiter {
             {
                 let mut counts = slot.counts();
                 counts.asking -= 1;
+                if let Some(asking) = asking {
+                    asking.answered();
+                }
                 let full = match asked {
                     Ok(shared::Reservation::Granted { slots, others }) => {
                         counts.reserved += slots;
