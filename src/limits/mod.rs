@@ -1216,6 +1216,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn spare_slots_unneeded_for_a_whole_window_go_back_at_its_end() {
+        let (limiter, _dir) = limiter().await;
+        let slot = limiter.slot("AC1", "Calls:read");
+        let hold = |reserved, current| {
+            let mut counts = slot.counts();
+            (counts.reserved, counts.current) = (reserved, current);
+            limiter.outbox.hold(&slot, &mut counts);
+        };
+        let counts = |slot: &Slot| {
+            let c = slot.counts();
+            (c.reserved, c.giving_back, c.unused)
+        };
+        // Eight reserved, two in flight: the first window only starts counting.
+        hold(8, 2);
+        assert!(limiter.give_back_unused(false));
+        assert_eq!(counts(&slot), (8, 0, 6));
+        // Two more admitted during the next window: two of the six spare
+        // were needed, four go back, and none is left to watch.
+        {
+            let mut c = slot.counts();
+            c.current = 4;
+            c.unused = c.unused.min(c.spare());
+        }
+        assert!(!limiter.give_back_unused(false));
+        assert_eq!(counts(&slot), (4, 4, 0));
+        // All four finish (as their guards do, the slot is watched again):
+        // kept through one whole window, then given back.
+        hold(4, 0);
+        assert!(limiter.give_back_unused(false));
+        assert_eq!(counts(&slot), (4, 4, 4));
+        assert!(!limiter.give_back_unused(false));
+        assert_eq!(counts(&slot), (0, 8, 0));
+        assert_eq!(
+            limiter.outbox.take_queued().len(),
+            1,
+            "queued once for the flusher"
+        );
+    }
+
+    #[tokio::test]
     async fn an_accounts_own_threshold_overrides_the_default() {
         let (limiter, _dir) = limiter().await;
         let default = limiter.threshold("AC1", "Calls:create").await.unwrap();
