@@ -637,7 +637,7 @@ impl Limiter {
     /// The counter of one account and resource type across every instance
     /// sharing Redis (this instance's alone without Redis): this instance's
     /// exact count plus what the others last published (within
-    /// [`SYNC_LINGER`] of a change); the high-water mark as sampled at each
+    /// 5 ms of a change); the high-water mark as sampled at each
     /// grant and each publication.
     pub async fn shared_usage(
         &self,
