@@ -202,6 +202,20 @@ fn benches(c: &mut Criterion) {
     c.bench_function("limits/redis PING, 8 tasks", |b| {
         b.iter_custom(|iters| rt.block_on(pings(&conn, 8, iters)))
     });
+    // A script round trip doing nothing: what one EVALSHA costs beyond a PING.
+    let noop = redis::Script::new("return 1");
+    c.bench_function("limits/redis EVALSHA no-op script (one round trip)", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut conn = conn.clone();
+                let started = Instant::now();
+                for _ in 0..iters {
+                    let _: i64 = noop.invoke_async(&mut conn).await.unwrap();
+                }
+                started.elapsed()
+            })
+        })
+    });
     let shared = Arc::new(rt.block_on(async {
         limiter(dir.path())
             .await
