@@ -139,6 +139,8 @@ struct Counts {
     grant: u32,
     /// Requests in flight on the other instances, as Redis last said.
     others: u32,
+    /// This instance's requests in flight as last sent to Redis.
+    published: u32,
     /// The fewest spare slots since the window began: none of them was needed.
     unused: u32,
     /// In the flusher's list: slots to give back or a count to publish.
@@ -547,6 +549,11 @@ impl Limiter {
             if counts.giving_back > 0 {
                 self.outbox.queue(&slot, &mut counts);
             }
+            if back == 0 && counts.current == counts.published {
+                // Requests that came and went within the linger: nothing to say.
+                continue;
+            }
+            counts.published = counts.current;
             counts.sending += back;
             let (account, resource_type) = slot.key.clone();
             updates.push((account, resource_type, back, counts.current));
@@ -599,6 +606,7 @@ impl Limiter {
                 counts.dirty = false;
                 counts.rewriting = true;
                 counts.reserved = counts.reserved.max(counts.current);
+                counts.published = counts.current;
                 uncertain.push((slot.clone(), counts.reserved, counts.current));
             }
         }
