@@ -288,24 +288,36 @@ fn benches(c: &mut Criterion) {
 }
 
 /// Deletes the high-water marks and rate keys the runs left in Redis (the
-/// counters themselves are empty, so gone, once given back).
+/// counters themselves are empty, so gone, once given back): every key of
+/// the bench's accounts, found with SCAN so a shared Redis is not blocked.
 async fn forget(conn: &redis::aio::ConnectionManager, account: &str) {
     let mut conn = conn.clone();
     for pattern in [
         format!("switchboard:limits:{account}*"),
         format!("switchboard:limits:rate:{account}*"),
     ] {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(pattern)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        for chunk in keys.chunks(1000) {
-            let _: () = redis::cmd("DEL")
-                .arg(chunk)
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(10_000)
                 .query_async(&mut conn)
                 .await
                 .unwrap();
+            if !keys.is_empty() {
+                let _: () = redis::cmd("DEL")
+                    .arg(keys)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
         }
     }
 }
