@@ -29,12 +29,13 @@
 //! exact count to the others' as they last published them (each publishes
 //! within 5 ms of a change, in the flusher's batch).
 //!
-//! Measured with `cargo bench --bench limits` on the shared 2-core machine
-//! (PING 55–75 µs there): in-process ~0.6 µs a request; with Redis under
-//! steady load ~0.7 µs one after the other and ~0.4 µs eight at a time (one
-//! grant per ~300 and ~50 requests), under 0.1 of a PING; a request needing
-//! a grant (a cold counter, or any near the threshold) one round trip,
-//! ~1.2 PINGs; with a shared request rate one round trip, ~1.2 PINGs.
+//! Measured with `cargo bench --bench limits` on the shared 2-core machine,
+//! whose PING swings between ~8 and ~70 µs: in-process ~0.6 µs a request;
+//! with Redis under steady load ~0.6–1.1 µs one after the other and
+//! ~0.4–0.9 µs eight at a time (one grant per ~330 and ~50 requests), at most
+//! a tenth of a PING; a request needing a grant (a cold counter, or any near
+//! the threshold) and any request with a shared request rate, one script
+//! round trip: 1.2 PINGs at a 70 µs PING, 35–42 µs at an 8–13 µs one.
 
 pub mod api;
 pub mod cps;
