@@ -315,6 +315,8 @@ pub struct Limiter {
     tasks: TaskTracker,
     stop: CancellationToken,
     rate: Option<RequestRate>,
+    /// How long spare slots may stay unused before going back.
+    window: Duration,
 }
 
 /// The request rate per credential: in-process, or shared through Redis.
@@ -369,7 +371,16 @@ impl Limiter {
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
             rate: None,
+            window: WINDOW,
         }
+    }
+
+    /// Gives back spare slots no request needed for a whole `window`
+    /// (10 ms unless set): longer keeps more of the threshold reserved by an
+    /// instance that had a burst; shorter asks Redis for grants more often.
+    pub fn with_spare_window(mut self, window: Duration) -> Limiter {
+        self.window = window;
+        self
     }
 
     /// Caps each credential at `per_minute` requests, spread over the minute
@@ -463,7 +474,7 @@ impl Limiter {
             }
         });
         let limiter = Arc::downgrade(self);
-        let (stop, outbox) = (self.stop.clone(), self.outbox.clone());
+        let (stop, outbox, window) = (self.stop.clone(), self.outbox.clone(), self.window);
         self.tasks.spawn(async move {
             loop {
                 tokio::select! {
@@ -473,7 +484,7 @@ impl Limiter {
                 loop {
                     tokio::select! {
                         () = stop.cancelled() => return,
-                        () = tokio::time::sleep(WINDOW) => {}
+                        () = tokio::time::sleep(window) => {}
                     }
                     let Some(limiter) = limiter.upgrade() else {
                         return;
@@ -759,8 +770,9 @@ impl Limiter {
             let mut held = None;
             let in_flight = {
                 let mut counts = slot.counts();
-                // This instance's count is part of the account's: never above the threshold.
-                if counts.current >= limit {
+                // This instance's count is part of the account's: never above
+                // the threshold, counting the requests asking Redis for a slot.
+                if counts.current.saturating_add(counts.asking) >= limit {
                     return Err(impeded(counts.current.saturating_add(counts.others)));
                 }
                 if counts.rewriting {
