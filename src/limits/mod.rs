@@ -31,11 +31,11 @@
 //!
 //! Measured with `cargo bench --bench limits` on the shared 2-core machine,
 //! whose PING swings between ~8 and ~70 µs: in-process ~0.6 µs a request;
-//! with Redis under steady load ~0.6–1.1 µs one after the other and
+//! with Redis under steady load ~0.6–1.3 µs one after the other and
 //! ~0.4–0.9 µs eight at a time (one grant per ~330 and ~50 requests):
 //! 0.02–0.11 of a PING, 0.09–0.45 of eight pipelined PINGs; a request needing a grant (a cold counter, or any near
 //! the threshold) and any request with a shared request rate, one script
-//! round trip: 1.2 PINGs at a 70 µs PING, 35–42 µs at an 8–13 µs one.
+//! round trip: 1.2 PINGs at a 70 µs PING, 31–42 µs at an 8–13 µs one.
 
 pub mod api;
 pub mod cps;
