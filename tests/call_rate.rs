@@ -5,33 +5,11 @@
 
 mod common;
 
-use common::{eventually, Db, TestApp};
+use common::{api, eventually, finished, Db, TestApp};
 use serde_json::Value;
 use switchboard::store::Account;
 
 const HANG_UP: &str = "<Response><Hangup/></Response>";
-
-async fn api(
-    t: &TestApp,
-    account: &Account,
-    method: reqwest::Method,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (u16, Value) {
-    let response = t
-        .http
-        .request(
-            method,
-            t.url(&format!("/2010-04-01/Accounts/{}{path}", account.sid)),
-        )
-        .basic_auth(&account.sid, Some(&account.auth_token))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 /// `POST …/Calls.json` to a far end that answers, with inline TwiML.
 async fn place(t: &TestApp, account: &Account) -> Value {
@@ -44,28 +22,6 @@ async fn place(t: &TestApp, account: &Account) -> Value {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["status"], "queued", "{body}");
     body
-}
-
-async fn call(t: &TestApp, account: &Account, sid: &str) -> Value {
-    api(
-        t,
-        account,
-        reqwest::Method::GET,
-        &format!("/Calls/{sid}.json"),
-        &[],
-    )
-    .await
-    .1
-}
-
-async fn finished(t: &TestApp, account: &Account, sid: &str) -> Value {
-    eventually("the call to end", || async {
-        let call = call(t, account, sid).await;
-        let over = ["completed", "busy", "no-answer", "failed", "canceled"]
-            .contains(&call["status"].as_str().unwrap_or(""));
-        over.then_some(call)
-    })
-    .await
 }
 
 fn queue_time(call: &Value) -> i64 {

@@ -3,59 +3,9 @@
 
 mod common;
 
-use common::{eventually, AppServer, Db, TestApp};
+use common::{api, eventually, finished, place_to, recording_wav, AppServer, Db, TestApp};
 use serde_json::Value;
 use switchboard::store::Account;
-
-async fn api(
-    t: &TestApp,
-    account: &Account,
-    method: reqwest::Method,
-    path: &str,
-    form: &[(&str, String)],
-) -> (u16, Value) {
-    let response = t
-        .http
-        .request(
-            method,
-            t.url(&format!("/2010-04-01/Accounts/{}{path}", account.sid)),
-        )
-        .basic_auth(&account.sid, Some(&account.auth_token))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn place(t: &TestApp, account: &Account, to: &str, url: String) -> String {
-    let form = [
-        ("To", to.to_owned()),
-        ("From", "+15005550100".to_owned()),
-        ("Url", url),
-    ];
-    let (status, body) = api(t, account, reqwest::Method::POST, "/Calls.json", &form).await;
-    assert_eq!(status, 201, "{body}");
-    body["sid"].as_str().unwrap().to_owned()
-}
-
-async fn finished(t: &TestApp, account: &Account, sid: &str) -> Value {
-    eventually("the call to end", || async {
-        let (_, call) = api(
-            t,
-            account,
-            reqwest::Method::GET,
-            &format!("/Calls/{sid}.json"),
-            &[],
-        )
-        .await;
-        let over = ["completed", "busy", "no-answer", "failed", "canceled"]
-            .contains(&call["status"].as_str().unwrap_or(""));
-        over.then_some(call)
-    })
-    .await
-}
 
 fn inject(t: &TestApp, from: &str, to: &str, script: &str) {
     let guard = t.app.vswitch.lock().unwrap();
@@ -78,8 +28,8 @@ async fn an_inbound_call_gathers_digits_and_posts_them_to_the_action() {
     let app = AppServer::start().await;
     let account = t.app.store.create_account("Acme", None).await.unwrap();
     let form = [
-        ("PhoneNumber", "+14155550100".to_owned()),
-        ("VoiceUrl", app.url("/inbound")),
+        ("PhoneNumber", "+14155550100"),
+        ("VoiceUrl", &app.url("/inbound")),
     ];
     let (status, _) = api(
         &t,
@@ -156,7 +106,7 @@ async fn record_makes_a_recording_and_posts_it_to_the_action() {
     app.twiml("/start", r#"<Response><Say>Leave a message</Say><Record maxLength="10" timeout="2" playBeep="true" action="/recorded"/></Response>"#);
     app.twiml("/recorded", "<Response><Hangup/></Response>");
     // This far end talks for 3 s into each recording.
-    let sid = place(&t, &account, "+15005550009", app.url("/start")).await;
+    let sid = place_to(&t, &account, "+15005550009", app.url("/start")).await;
     let recorded = eventually("the recording", || async {
         app.requests_to("/recorded").pop()
     })
@@ -199,21 +149,55 @@ async fn record_makes_a_recording_and_posts_it_to_the_action() {
     )
     .await;
     assert_eq!(listed["recordings"][0]["sid"], recording_sid.as_str());
-    let audio = t
-        .http
-        .get(t.url(&format!(
-            "/2010-04-01/Accounts/{}/Recordings/{recording_sid}.wav",
-            account.sid
-        )))
-        .basic_auth(&account.sid, Some(&account.auth_token))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let wav = hound::WavReader::new(std::io::Cursor::new(audio.to_vec())).expect("a WAV file");
+    let wav = recording_wav(&t, &account, &recording_sid).await;
     assert!(wav.duration() > 0);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn record_trims_the_silence_that_ended_it_unless_told_not_to() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let app = AppServer::start().await;
+    // This far end talks for 3 s into each recording, then is silent: 2 s of
+    // silence end the recording, 5 s long, and trim-silence (the default) cuts them.
+    app.twiml(
+        "/trimmed",
+        r#"<Response><Record timeout="2" playBeep="false" action="/done"/></Response>"#,
+    );
+    app.twiml("/whole", r#"<Response><Record timeout="2" playBeep="false" trim="do-not-trim" action="/done"/></Response>"#);
+    app.twiml("/done", "<Response><Hangup/></Response>");
+    let mut durations = Vec::new();
+    for path in ["/trimmed", "/whole"] {
+        let account = t.app.store.create_account("Acme", None).await.unwrap();
+        let sid = place_to(&t, &account, "+15005550009", app.url(path)).await;
+        finished(&t, &account, &sid).await;
+        let done = app
+            .requests_to("/done")
+            .into_iter()
+            .find(|r| r.param("CallSid") == Some(sid.as_str()))
+            .expect("the action hears of the recording");
+        let recording_sid = done.param("RecordingSid").unwrap().to_owned();
+        let (_, recording) = api(
+            &t,
+            &account,
+            reqwest::Method::GET,
+            &format!("/Recordings/{recording_sid}.json"),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            recording["duration"],
+            done.param("RecordingDuration").unwrap()
+        );
+        let wav = recording_wav(&t, &account, &recording_sid).await;
+        let ms = u64::from(wav.duration()) * 1000 / u64::from(wav.spec().sample_rate);
+        durations.push((done.param("RecordingDuration").unwrap().to_owned(), ms));
+    }
+    let (trimmed, whole) = (&durations[0], &durations[1]);
+    assert_eq!(trimmed.0, "3", "{durations:?}");
+    assert!((2980..=3020).contains(&trimmed.1), "{durations:?}");
+    assert_eq!(whole.0, "5", "{durations:?}");
+    assert_eq!(whole.1, 5000, "{durations:?}");
     t.stop().await;
 }
 
@@ -225,7 +209,7 @@ async fn dial_bridges_a_number_and_reports_the_outcome() {
     // +15005550007 answers, then hangs up after 5 s.
     app.twiml("/start", r#"<Response><Dial action="/dialed" timeout="10"><Number>+15005550007</Number></Dial></Response>"#);
     app.twiml("/dialed", "<Response><Hangup/></Response>");
-    let sid = place(&t, &account, "+15005550006", app.url("/start")).await;
+    let sid = place_to(&t, &account, "+15005550006", app.url("/start")).await;
     let dialed = eventually("the dial outcome", || async {
         app.requests_to("/dialed").pop()
     })
@@ -259,7 +243,7 @@ async fn dialling_a_busy_number_reports_busy() {
         r#"<Response><Dial action="/dialed"><Number>+15005550003</Number></Dial></Response>"#,
     );
     app.twiml("/dialed", "<Response><Hangup/></Response>");
-    place(&t, &account, "+15005550006", app.url("/start")).await;
+    place_to(&t, &account, "+15005550006", app.url("/start")).await;
     let dialed = eventually("the dial outcome", || async {
         app.requests_to("/dialed").pop()
     })
@@ -301,7 +285,7 @@ async fn a_broken_application_becomes_a_notification_and_the_call_ends_cleanly()
         ("/malformed", "12100", ""),
         ("/unsupported", "12200", "Connect is not supported"),
     ] {
-        let sid = place(&t, &account, "+15005550006", app.url(path)).await;
+        let sid = place_to(&t, &account, "+15005550006", app.url(path)).await;
         let call = finished(&t, &account, &sid).await;
         assert_eq!(call["status"], "completed", "{path}");
         let notifications = notifications_of(&t, &account, &sid).await;
@@ -319,10 +303,10 @@ async fn a_broken_application_becomes_a_notification_and_the_call_ends_cleanly()
     }
     // With a FallbackUrl, the failure is recorded and the fallback runs.
     let form = [
-        ("To", "+15005550006".to_owned()),
-        ("From", "+15005550100".to_owned()),
-        ("Url", app.url("/error")),
-        ("FallbackUrl", app.url("/fallback")),
+        ("To", "+15005550006"),
+        ("From", "+15005550100"),
+        ("Url", &app.url("/error")),
+        ("FallbackUrl", &app.url("/fallback")),
     ];
     let (_, created) = api(&t, &account, reqwest::Method::POST, "/Calls.json", &form).await;
     let sid = created["sid"].as_str().unwrap();
@@ -343,7 +327,7 @@ async fn the_rest_api_redirects_a_live_call_and_hangs_it_up() {
     let account = t.app.store.create_account("Acme", None).await.unwrap();
     app.twiml("/hold", r#"<Response><Pause length="60"/></Response>"#);
     app.twiml("/second", r#"<Response><Pause length="60"/></Response>"#);
-    let sid = place(&t, &account, "+15005550006", app.url("/hold")).await;
+    let sid = place_to(&t, &account, "+15005550006", app.url("/hold")).await;
     eventually("the first document", || async {
         app.requests_to("/hold").pop()
     })
@@ -353,7 +337,7 @@ async fn the_rest_api_redirects_a_live_call_and_hangs_it_up() {
         &account,
         reqwest::Method::POST,
         &format!("/Calls/{sid}.json"),
-        &[("Url", app.url("/second"))],
+        &[("Url", &app.url("/second"))],
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -367,7 +351,7 @@ async fn the_rest_api_redirects_a_live_call_and_hangs_it_up() {
         &account,
         reqwest::Method::POST,
         &format!("/Calls/{sid}.json"),
-        &[("Status", "completed".into())],
+        &[("Status", "completed")],
     )
     .await;
     assert_eq!(status, 200);
@@ -378,7 +362,7 @@ async fn the_rest_api_redirects_a_live_call_and_hangs_it_up() {
         &account,
         reqwest::Method::POST,
         &format!("/Calls/{sid}.json"),
-        &[("Url", app.url("/second"))],
+        &[("Url", &app.url("/second"))],
     )
     .await;
     assert_eq!((status, body["code"].as_u64()), (400, Some(21220)));
@@ -393,7 +377,7 @@ async fn webhook_signatures_satisfy_twilios_own_request_validator() {
     app.twiml("/start", r#"<Response><Gather numDigits="1" action="/next?source=menu" method="GET" timeout="2"/></Response>"#);
     app.twiml("/next", "<Response><Hangup/></Response>");
     // +15005550008 presses 1234# two seconds after answering.
-    place(&t, &account, "+15005550008", app.url("/start")).await;
+    place_to(&t, &account, "+15005550008", app.url("/start")).await;
     let get = eventually("the GET action", || async {
         app.requests_to("/next").pop()
     })
@@ -474,7 +458,7 @@ async fn play_and_say_go_through_the_media_layer_and_a_second_play_is_a_cache_hi
         "<Response><Say>Welcome</Say><Play>/hello.wav</Play><Hangup/></Response>",
     );
     for _ in 0..2 {
-        let sid = place(&t, &account, "+15005550006", app.url("/start")).await;
+        let sid = place_to(&t, &account, "+15005550006", app.url("/start")).await;
         let call = finished(&t, &account, &sid).await;
         assert_eq!(call["status"], "completed");
         let (_, notifications) = api(
@@ -502,7 +486,7 @@ async fn stopping_switchboard_hangs_up_live_calls_and_records_them() {
     let app = AppServer::start().await;
     let account = t.app.store.create_account("Acme", None).await.unwrap();
     app.twiml("/hold", r#"<Response><Pause length="600"/></Response>"#);
-    let sid = place(&t, &account, "+15005550006", app.url("/hold")).await;
+    let sid = place_to(&t, &account, "+15005550006", app.url("/hold")).await;
     eventually("the call to be in its Pause", || async {
         app.requests_to("/hold").pop()
     })

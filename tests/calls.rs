@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{eventually, AppServer, Db, TestApp};
+use common::{eventually, finished, AppServer, Db, TestApp};
 use serde_json::Value;
 use switchboard::store::Account;
 
@@ -21,31 +21,6 @@ async fn place(t: &TestApp, account: &Account, form: &[(&str, String)]) -> Value
     let body: Value = response.json().await.unwrap();
     assert_eq!(status, 201, "{body}");
     body
-}
-
-async fn call(t: &TestApp, account: &Account, sid: &str) -> Value {
-    t.http
-        .get(t.url(&format!(
-            "/2010-04-01/Accounts/{}/Calls/{sid}.json",
-            account.sid
-        )))
-        .basic_auth(&account.sid, Some(&account.auth_token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn finished(t: &TestApp, account: &Account, sid: &str) -> Value {
-    eventually("the call to end", || async {
-        let call = call(t, account, sid).await;
-        let over = ["completed", "busy", "no-answer", "failed", "canceled"]
-            .contains(&call["status"].as_str().unwrap_or(""));
-        over.then_some(call)
-    })
-    .await
 }
 
 fn assert_signed(account: &Account, request: &common::AppRequest) {
@@ -207,14 +182,29 @@ async fn record_and_send_digits_apply_to_the_whole_api_call() {
     let recordings = list["recordings"].as_array().unwrap();
     assert_eq!(recordings.len(), 1, "{list}");
     assert_eq!(recordings[0]["source"], "OutboundAPI");
-    assert!(
-        recordings[0]["duration"]
-            .as_str()
-            .unwrap()
-            .parse::<i64>()
-            .unwrap()
-            >= 1
-    );
+    // The call lasts a real second (20 s of the switch's); Trim's default,
+    // trim-silence, keeps the 3 s the far end talked.
+    assert_eq!(recordings[0]["duration"], "3", "{list}");
+    // A Trim Twilio does not know is refused before anything is placed.
+    let form = [
+        ("To", "+15005550009".to_owned()),
+        ("From", "+15005550100".to_owned()),
+        ("Twiml", "<Response/>".to_owned()),
+        ("Record", "true".to_owned()),
+        ("Trim", "sometimes".to_owned()),
+    ];
+    let response = t
+        .http
+        .post(t.url(&format!("/2010-04-01/Accounts/{}/Calls.json", account.sid)))
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], 20001, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("Trim"), "{body}");
     // Bad digits are refused before anything is placed.
     let form = [
         ("To", "+15005550006".to_owned()),

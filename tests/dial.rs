@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{api, eventually, AppServer, Db, TestApp};
+use common::{api, eventually, recording_wav, AppServer, Db, TestApp};
 use serde_json::Value;
 use switchboard::store::Account;
 
@@ -273,20 +273,7 @@ async fn dial_record_keeps_the_bridged_call_as_a_two_channel_recording() {
     assert_eq!(recording["call_sid"], parent.as_str());
     assert_eq!(recording["source"], "DialVerb");
     assert_eq!(recording["channels"], 2);
-    let audio = t
-        .http
-        .get(t.url(&format!(
-            "/2010-04-01/Accounts/{}/Recordings/{recording_sid}.wav",
-            account.sid
-        )))
-        .basic_auth(&account.sid, Some(&account.auth_token))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let wav = hound::WavReader::new(std::io::Cursor::new(audio.to_vec())).expect("a WAV file");
+    let wav = recording_wav(&t, &account, &recording_sid).await;
     assert_eq!(wav.spec().channels, 2);
     assert!(wav.duration() > 0);
     t.stop().await;

@@ -241,7 +241,18 @@ pub async fn create(
         None => None,
     };
     let record = params.boolean("Record")?.unwrap_or(false);
-    for unsupported in ["MachineDetection", "AsyncAmd", "Trim"] {
+    let record_trim = match params.get("Trim").filter(|t| !t.is_empty()) {
+        None | Some("trim-silence") => true,
+        Some("do-not-trim") => false,
+        Some(other) => {
+            return Err(invalid(
+                "Trim",
+                other,
+                "must be trim-silence or do-not-trim",
+            ))
+        }
+    };
+    for unsupported in ["MachineDetection", "AsyncAmd"] {
         if params
             .get(unsupported)
             .is_some_and(|v| !v.is_empty() && v != "false")
@@ -316,6 +327,7 @@ pub async fn create(
         date_updated: now,
         send_digits,
         record,
+        record_trim,
     };
     // Stored as queued, placed in the account's turn (at once, or later).
     let queue_time = match app

@@ -184,6 +184,7 @@ fn call_endpoints() -> Vec<Endpoint> {
                 param("Timeout", Text),
                 param("SendDigits", Text),
                 param("Record", Bool),
+                param("Trim", Text),
             ],
             Answer::One { status: 201 },
             post(calls::create),

@@ -12,12 +12,14 @@ mod fetch;
 mod http;
 mod speech;
 mod transcode;
+mod trim;
 
 pub use cache::{content_key, FileEntry};
 pub use fetch::{is_public, AddressPolicy, IpNet, AUDIO_TYPES};
 pub use http::router;
 pub use speech::{gender_of, EspeakNg, Flite, Gender, Speech, SpeechEngine, MAX_TEXT_CHARS};
 pub use transcode::{transcode, Format, TranscodeError, Transcoded};
+pub use trim::{trim_silence, SILENCE_THRESHOLD};
 
 use std::collections::HashMap;
 use std::path::PathBuf;

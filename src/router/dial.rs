@@ -239,6 +239,7 @@ fn party(session: &Session, dial: &twiml::Dial, target: &DialTarget) -> Option<P
         date_updated: now,
         send_digits: None,
         record: false,
+        record_trim: false,
     };
     Some(Party {
         call,
@@ -675,6 +676,7 @@ struct Taping {
     sid: String,
     path: std::path::PathBuf,
     from_ringing: bool,
+    trim: twiml::Trim,
     /// When the switch started recording.
     started: Option<i64>,
 }
@@ -713,6 +715,7 @@ impl Taping {
             path: dir.join(format!("{sid}.wav")),
             sid,
             from_ringing,
+            trim: dial.trim(),
             started: None,
         })
     }
@@ -758,7 +761,10 @@ impl Taping {
             }
         }
         session.stopped_recordings.retain(|p| *p != path);
-        let kept = verbs::keep_recording(session, &self.sid, &self.path, started, "DialVerb").await;
+        let kept = verbs::keep_recording(
+            session, &self.sid, &self.path, started, "DialVerb", self.trim,
+        )
+        .await;
         (kept, interrupted)
     }
 }

@@ -412,6 +412,7 @@ impl CallRouter {
             date_updated: now,
             send_digits: None,
             record: false,
+            record_trim: false,
         };
         self.inner.store.insert_call(&call).await?;
         let control = self.inner.register(&call.sid);
@@ -745,7 +746,12 @@ async fn finish(session: &mut Session, status: Option<CallStatus>) {
     };
     // The node closes the whole-call recording when the channel hangs up.
     if let Some((sid, path, started)) = session.recording.take() {
-        verbs::keep_recording(session, &sid, &path, started, "OutboundAPI").await;
+        let trim = if session.call.record_trim {
+            twiml::Trim::TrimSilence
+        } else {
+            twiml::Trim::DoNotTrim
+        };
+        verbs::keep_recording(session, &sid, &path, started, "OutboundAPI", trim).await;
     }
     session.set_status(final_status).await;
     session.node.release(&session.uuid);

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use twiml::{DialTarget, Feature, GatherInput, GatherPrompt, RejectReason, Verb};
+use twiml::{DialTarget, Feature, GatherInput, GatherPrompt, RejectReason, Trim, Verb};
 
 use super::session::{Interrupt, Session};
 use super::Instructions;
 use crate::events::event as events;
-use crate::media::MediaRequest;
+use crate::media::{self, MediaRequest};
 use crate::sid::{Kind, Sid};
 use crate::store::{now_millis, CallStatus, Recording};
 use crate::webhook::{self, Method};
@@ -52,6 +52,7 @@ pub fn supported(feature: &Feature) -> bool {
                     | "finishOnKey"
                     | "maxLength"
                     | "playBeep"
+                    | "trim"
                     | "recordingStatusCallback"
                     | "recordingStatusCallbackMethod"
             )
@@ -70,6 +71,7 @@ pub fn supported(feature: &Feature) -> bool {
                     | "hangupOnStar"
                     | "record"
                     | "ringTone"
+                    | "trim"
                     | "recordingStatusCallback"
                     | "recordingStatusCallbackMethod"
                     | "recordingTrack"
@@ -459,7 +461,12 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
         .await;
     let arg = match record.timeout() {
         0 => format!("{} {}", path.display(), record.max_length()),
-        silence => format!("{} {} 200 {silence}", path.display(), record.max_length()),
+        silence => format!(
+            "{} {} {} {silence}",
+            path.display(),
+            record.max_length(),
+            media::SILENCE_THRESHOLD
+        ),
     };
     let started = now_millis();
     let outcome = session.execute("record", Some(&arg)).await;
@@ -477,7 +484,9 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
         Err(Interrupt::HungUp) => "hangup".to_owned(),
         Err(_) => String::new(),
     };
-    let Some(kept) = keep_recording(session, &sid, &path, started, "RecordVerb").await else {
+    let Some(kept) =
+        keep_recording(session, &sid, &path, started, "RecordVerb", record.trim()).await
+    else {
         // Nothing was recorded: Twilio moves on to the next verb.
         return outcome.map(|_| Next::Continue);
     };
@@ -575,7 +584,15 @@ pub(super) async fn keep_recording(
     path: &std::path::Path,
     started: i64,
     source: &'static str,
+    trim: Trim,
 ) -> Option<Kept> {
+    if trim == Trim::TrimSilence && path.exists() {
+        let file = path.to_owned();
+        let trimmed = tokio::task::spawn_blocking(move || media::trim_silence(&file)).await;
+        if let Ok(Err(e)) = trimmed {
+            tracing::warn!(call = %session.call.sid, error = %e, "cannot trim the recording's silence: kept whole");
+        }
+    }
     let Some((duration, channels)) = wav_seconds(path).filter(|(d, _)| *d > 0) else {
         let _ = std::fs::remove_file(path);
         return None;

@@ -99,13 +99,15 @@ pub struct Call {
     pub send_digits: Option<String>,
     /// Whether the whole call is recorded (`Record`).
     pub record: bool,
+    /// Whether that recording's leading and trailing silence is cut (`Trim`).
+    pub record_trim: bool,
 }
 
 pub const CALL_COLUMNS: &str = "sid, account_sid, parent_call_sid, direction, from_number, to_number, \
     caller_name, forwarded_from, status, answered_by, phone_number_sid, application_sid, url, method, \
     fallback_url, fallback_method, twiml, status_callback, status_callback_method, status_callback_events, \
     timeout_secs, node, channel_uuid, start_time, end_time, duration, date_created, date_updated, \
-    send_digits, record";
+    send_digits, record, record_trim";
 
 pub fn call_from_row(row: &AnyRow) -> Result<Call, sqlx::Error> {
     let status: String = row.try_get("status")?;
@@ -143,6 +145,7 @@ pub fn call_from_row(row: &AnyRow) -> Result<Call, sqlx::Error> {
         date_updated: row.try_get("date_updated")?,
         send_digits: row.try_get("send_digits")?,
         record: row.try_get::<i64, _>("record")? != 0,
+        record_trim: row.try_get::<i64, _>("record_trim")? != 0,
     })
 }
 
@@ -223,7 +226,7 @@ where
     sqlx::query(&format!(
         "INSERT INTO calls ({CALL_COLUMNS}, queue_time, queued_by) VALUES ($1, $2, $3, $4, $5, $6, $7, \
          $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, \
-         $27, $28, $29, $30, $31, $32)"
+         $27, $28, $29, $30, $31, $32, $33)"
     ))
     .bind(&call.sid)
     .bind(&call.account_sid)
@@ -255,6 +258,7 @@ where
     .bind(call.date_updated)
     .bind(&call.send_digits)
     .bind(i64::from(call.record))
+    .bind(i64::from(call.record_trim))
     .bind(queued.as_ref().map(|q| q.time_ms))
     .bind(queued.as_ref().map(|q| q.by))
     .execute(executor)

@@ -180,6 +180,7 @@ mod tests {
             date_updated: date_created,
             send_digits: None,
             record: false,
+            record_trim: false,
         }
     }
 

@@ -396,12 +396,55 @@ pub async fn get(
 
 /// An outbound call to `+15005550006` (it answers) running `url`; its SID.
 pub async fn place(t: &TestApp, account: &switchboard::store::Account, url: String) -> String {
-    let form = [
-        ("To", "+15005550006"),
-        ("From", "+15005550100"),
-        ("Url", &url),
-    ];
+    place_to(t, account, "+15005550006", url).await
+}
+
+/// An outbound call to `to` (one of the virtual switch's far ends) running
+/// `url`; its SID.
+pub async fn place_to(
+    t: &TestApp,
+    account: &switchboard::store::Account,
+    to: &str,
+    url: String,
+) -> String {
+    let form = [("To", to), ("From", "+15005550100"), ("Url", &url)];
     let (status, body) = api(t, account, reqwest::Method::POST, "/Calls.json", &form).await;
     assert_eq!(status, 201, "{body}");
     body["sid"].as_str().unwrap().to_owned()
+}
+
+/// The call once it has ended, however it ended.
+pub async fn finished(
+    t: &TestApp,
+    account: &switchboard::store::Account,
+    sid: &str,
+) -> serde_json::Value {
+    eventually("the call to end", || async {
+        let call = get(t, account, &format!("/Calls/{sid}.json")).await;
+        let over = ["completed", "busy", "no-answer", "failed", "canceled"]
+            .contains(&call["status"].as_str().unwrap_or(""));
+        over.then_some(call)
+    })
+    .await
+}
+
+/// A recording's audio as the API serves it (`…/Recordings/{Sid}.wav`).
+pub async fn recording_wav(
+    t: &TestApp,
+    account: &switchboard::store::Account,
+    recording_sid: &str,
+) -> hound::WavReader<std::io::Cursor<Vec<u8>>> {
+    let response = t
+        .http
+        .get(t.url(&format!(
+            "/2010-04-01/Accounts/{}/Recordings/{recording_sid}.wav",
+            account.sid
+        )))
+        .basic_auth(&account.sid, Some(&account.auth_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{recording_sid}.wav");
+    let audio = response.bytes().await.unwrap().to_vec();
+    hound::WavReader::new(std::io::Cursor::new(audio)).expect("a WAV file")
 }
