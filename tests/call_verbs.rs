@@ -202,6 +202,70 @@ async fn record_trims_the_silence_that_ended_it_unless_told_not_to() {
 }
 
 #[tokio::test]
+async fn record_reports_each_status_its_events_ask_for_and_a_silent_one_is_absent() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let app = AppServer::start().await;
+    let record = r#"<Record timeout="2" playBeep="false" action="/done" recordingStatusCallback="/status" recordingStatusCallbackEvent="in-progress completed absent"/>"#;
+    app.twiml(
+        "/start",
+        &format!("<Response>{record}<Redirect>/after</Redirect></Response>"),
+    );
+    app.twiml("/done", "<Response><Hangup/></Response>");
+    app.twiml("/after", "<Response><Hangup/></Response>");
+    // +15005550009 talks into the recording; +15005550006 answers and says nothing.
+    let mut calls = Vec::new();
+    for to in ["+15005550009", "+15005550006"] {
+        let account = t.app.store.create_account("Acme", None).await.unwrap();
+        let sid = place_to(&t, &account, to, app.url("/start")).await;
+        finished(&t, &account, &sid).await;
+        calls.push(sid);
+    }
+    let statuses = |sid: &str| -> Vec<common::AppRequest> {
+        app.requests_to("/status")
+            .into_iter()
+            .filter(|r| r.param("CallSid") == Some(sid))
+            .collect()
+    };
+    let spoken = eventually("two status callbacks", || async {
+        let s = statuses(&calls[0]);
+        (s.len() == 2).then_some(s)
+    })
+    .await;
+    let kinds: Vec<_> = spoken
+        .iter()
+        .map(|r| r.param("RecordingStatus").unwrap())
+        .collect();
+    assert_eq!(kinds, ["in-progress", "completed"]);
+    assert_eq!(
+        spoken[0].param("RecordingSid"),
+        spoken[1].param("RecordingSid")
+    );
+    assert_eq!(spoken[1].param("RecordingDuration"), Some("3"));
+    assert_eq!(spoken[1].param("RecordingSource"), Some("RecordVerb"));
+    let done = &app.requests_to("/done")[0];
+    assert_eq!(done.param("RecordingSid"), spoken[1].param("RecordingSid"));
+
+    // Silence only: trimmed to nothing, reported absent (Twilio's 16102),
+    // and the document goes on without the action.
+    let silent = eventually("two status callbacks", || async {
+        let s = statuses(&calls[1]);
+        (s.len() == 2).then_some(s)
+    })
+    .await;
+    let kinds: Vec<_> = silent
+        .iter()
+        .map(|r| r.param("RecordingStatus").unwrap())
+        .collect();
+    assert_eq!(kinds, ["in-progress", "absent"]);
+    assert_eq!(silent[1].param("ErrorCode"), Some("16102"));
+    assert_eq!(app.requests_to("/done").len(), 1);
+    let after = app.requests_to("/after");
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].param("CallSid"), Some(calls[1].as_str()));
+    t.stop().await;
+}
+
+#[tokio::test]
 async fn dial_bridges_a_number_and_reports_the_outcome() {
     let t = TestApp::start(Db::Sqlite).await;
     let app = AppServer::start().await;

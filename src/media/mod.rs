@@ -479,7 +479,9 @@ impl Media {
         let Some(entry) = self.cache.source(&job.source_key).await? else {
             return Ok(None);
         };
-        if entry.fresh_until < now_millis() {
+        // Fresh while younger than its max-age: a no-cache copy (max-age 0)
+        // is stale the moment it is stored, even within the same millisecond.
+        if entry.fresh_until <= now_millis() {
             return Ok(None);
         }
         if pin && !entry.pinned {

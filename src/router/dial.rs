@@ -13,6 +13,7 @@ use esl::Event;
 use tokio::time::Instant;
 use twiml::{CallProgressEvent, DialRecord, DialTarget, RecordingTrack};
 
+use super::recording::{Kept, Tape};
 use super::session::{call_params, Interrupt, Session};
 use super::verbs::{self, Next};
 use super::{documents, unanswered_status, Instructions};
@@ -110,9 +111,6 @@ pub async fn dial(session: &mut Session, dial: &twiml::Dial) -> Result<Next, Int
         Err(interrupt) => {
             finish_parties(session, &mut parties, None, true).await;
             publish_completed(session, &parties, None).await;
-            if let Some(kept) = &kept {
-                recording_callback(session, dial, kept).await;
-            }
             if let (Interrupt::HungUp, Some(action)) = (
                 &interrupt,
                 action_request(session, dial, &parties, None, kept.as_ref()),
@@ -124,9 +122,6 @@ pub async fn dial(session: &mut Session, dial: &twiml::Dial) -> Result<Next, Int
     };
     finish_parties(session, &mut parties, winner, false).await;
     publish_completed(session, &parties, winner).await;
-    if let Some(kept) = &kept {
-        recording_callback(session, dial, kept).await;
-    }
     match dial.action() {
         Some(action) => match action_request(session, dial, &parties, winner, kept.as_ref()) {
             Some(request) => Ok(verbs::goto(request)),
@@ -652,7 +647,7 @@ fn action_request(
     dial: &twiml::Dial,
     parties: &[Party],
     winner: Option<usize>,
-    kept: Option<&verbs::Kept>,
+    kept: Option<&Kept>,
 ) -> Option<verbs::Action> {
     dial.action()?;
     let (status, reported) = outcome(parties, winner);
@@ -673,12 +668,8 @@ fn action_request(
 /// or from the bridge, until the Dial ends; both legs mixed, or each on its
 /// own channel (`-dual`, FreeSWITCH's `RECORD_STEREO`).
 struct Taping {
-    sid: String,
-    path: std::path::PathBuf,
+    tape: Tape,
     from_ringing: bool,
-    trim: twiml::Trim,
-    /// When the switch started recording.
-    started: Option<i64>,
 }
 
 impl Taping {
@@ -706,24 +697,29 @@ impl Taping {
                 .api(&format!("uuid_setvar {uuid} {variable} {on}"))
                 .await;
         }
-        let dir = session.router.recordings_dir.clone();
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            tracing::error!(dir = %dir.display(), error = %e, "cannot create the recordings directory");
-        }
-        let sid = Sid::new(Kind::Recording).to_string();
-        Some(Taping {
-            path: dir.join(format!("{sid}.wav")),
-            sid,
-            from_ringing,
-            trim: dial.trim(),
-            started: None,
-        })
+        let tape = Tape::new(
+            session,
+            "DialVerb",
+            dial.trim(),
+            dial.recording_status_callback().map(|url| {
+                (
+                    url,
+                    dial.recording_status_callback_method(),
+                    dial.recording_status_callback_event(),
+                )
+            }),
+        );
+        Some(Taping { tape, from_ringing })
     }
 
     async fn start(&mut self, session: &mut Session) {
-        let command = format!("uuid_record {} start {}", session.uuid, self.path.display());
+        let command = format!(
+            "uuid_record {} start {}",
+            session.uuid,
+            self.tape.path.display()
+        );
         match session.api(&command).await {
-            Some(reply) if reply.starts_with("+OK") => self.started = Some(now_millis()),
+            Some(reply) if reply.starts_with("+OK") => self.tape.started(session).await,
             reply => {
                 let message = format!(
                     "Dial: the call could not be recorded: {}",
@@ -737,11 +733,11 @@ impl Taping {
     /// Stops the recording (the switch has already, if the caller hung up)
     /// and keeps it as a Recording of the call; with what interrupted the
     /// wait for the file, if something did.
-    async fn stop(self, session: &mut Session) -> (Option<verbs::Kept>, Option<Interrupt>) {
-        let Some(started) = self.started else {
+    async fn stop(self, session: &mut Session) -> (Option<Kept>, Option<Interrupt>) {
+        if !self.tape.is_started() {
             return (None, None);
-        };
-        let path = self.path.display().to_string();
+        }
+        let path = self.tape.path.display().to_string();
         let mut interrupted = None;
         if session.hangup.is_none() {
             session.stopped_recordings.clear();
@@ -761,10 +757,7 @@ impl Taping {
             }
         }
         session.stopped_recordings.retain(|p| *p != path);
-        let kept = verbs::keep_recording(
-            session, &self.sid, &self.path, started, "DialVerb", self.trim,
-        )
-        .await;
+        let kept = self.tape.keep(session).await;
         (kept, interrupted)
     }
 }
@@ -772,15 +765,4 @@ impl Taping {
 /// Whether the switch has reported a recording finished since the list was emptied.
 fn recording_stopped(session: &Session) -> bool {
     !session.stopped_recordings.is_empty()
-}
-
-/// Posts the Dial recording's `recordingStatusCallback`, when asked for.
-async fn recording_callback(session: &mut Session, dial: &twiml::Dial, kept: &verbs::Kept) {
-    verbs::recording_status_callback(
-        session,
-        dial.recording_status_callback(),
-        dial.recording_status_callback_method(),
-        kept,
-    )
-    .await;
 }

@@ -12,6 +12,7 @@ mod documents;
 mod hold;
 mod node;
 mod queue;
+mod recording;
 mod session;
 mod verbs;
 
@@ -26,6 +27,7 @@ use tokio_util::task::TaskTracker;
 pub use conference::{ConferenceError, Conferences, Room};
 pub use node::Node;
 pub use queue::{Member, Queues};
+use recording::Tape;
 use session::{Interrupt, Session};
 
 use crate::config::EslNode;
@@ -622,16 +624,17 @@ async fn answered_options(session: &mut Session) {
             .await;
     }
     if session.call.record {
-        let sid = Sid::new(Kind::Recording).to_string();
-        let dir = session.router.recordings_dir.clone();
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            tracing::error!(dir = %dir.display(), error = %e, "cannot create the recordings directory");
-        }
-        let path = dir.join(format!("{sid}.wav"));
-        let command = format!("uuid_record {} start {}", session.uuid, path.display());
+        let trim = if session.call.record_trim {
+            twiml::Trim::TrimSilence
+        } else {
+            twiml::Trim::DoNotTrim
+        };
+        let mut tape = Tape::new(session, "OutboundAPI", trim, None);
+        let command = format!("uuid_record {} start {}", session.uuid, tape.path.display());
         match session.api(&command).await {
             Some(reply) if reply.starts_with("+OK") => {
-                session.recording = Some((sid, path, now_millis()));
+                tape.started(session).await;
+                session.recording = Some(Box::new(tape));
             }
             reply => {
                 let message = format!(
@@ -745,13 +748,8 @@ async fn finish(session: &mut Session, status: Option<CallStatus>) {
         }
     };
     // The node closes the whole-call recording when the channel hangs up.
-    if let Some((sid, path, started)) = session.recording.take() {
-        let trim = if session.call.record_trim {
-            twiml::Trim::TrimSilence
-        } else {
-            twiml::Trim::DoNotTrim
-        };
-        verbs::keep_recording(session, &sid, &path, started, "OutboundAPI", trim).await;
+    if let Some(tape) = session.recording.take() {
+        tape.keep(session).await;
     }
     session.set_status(final_status).await;
     session.node.release(&session.uuid);

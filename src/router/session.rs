@@ -10,6 +10,7 @@ use esl::Event;
 use tokio::sync::mpsc;
 
 use super::node::{Mailbox, Node};
+use super::recording::Tape;
 use super::{Control, Inner, Instructions};
 use crate::events::event as events;
 use crate::sid::{Kind, Sid};
@@ -48,8 +49,8 @@ pub struct Session {
     pub bridged: bool,
     /// Files of the last recordings the switch reported finished (RECORD_STOP).
     pub stopped_recordings: VecDeque<String>,
-    /// The whole-call recording (`Record=true`): its sid, file and start.
-    pub recording: Option<(String, std::path::PathBuf, i64)>,
+    /// The whole-call recording (`Record=true`), once the switch is writing it.
+    pub recording: Option<Box<Tape>>,
     /// The document being run, for relative URLs.
     pub document_url: Option<String>,
     /// When the switch last woke this call (an event, an execution's end)

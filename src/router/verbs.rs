@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use twiml::{DialTarget, Feature, GatherInput, GatherPrompt, RejectReason, Trim, Verb};
+use twiml::{DialTarget, Feature, GatherInput, GatherPrompt, RejectReason, Verb};
 
+use super::recording::Tape;
 use super::session::{Interrupt, Session};
 use super::Instructions;
 use crate::events::event as events;
 use crate::media::{self, MediaRequest};
-use crate::sid::{Kind, Sid};
-use crate::store::{now_millis, CallStatus, Recording};
+use crate::store::CallStatus;
 use crate::webhook::{self, Method};
 
 /// What follows a verb.
@@ -55,6 +55,7 @@ pub fn supported(feature: &Feature) -> bool {
                     | "trim"
                     | "recordingStatusCallback"
                     | "recordingStatusCallbackMethod"
+                    | "recordingStatusCallbackEvent"
             )
         ),
         "Reject" => matches!(attribute, None | Some("reason")),
@@ -74,6 +75,7 @@ pub fn supported(feature: &Feature) -> bool {
                     | "trim"
                     | "recordingStatusCallback"
                     | "recordingStatusCallbackMethod"
+                    | "recordingStatusCallbackEvent"
                     | "recordingTrack"
             )
         ),
@@ -441,12 +443,18 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
             .execute("playback", Some("tone_stream://%(500,0,800)"))
             .await?;
     }
-    let sid = Sid::new(Kind::Recording).to_string();
-    let dir = session.router.recordings_dir.clone();
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        tracing::error!(dir = %dir.display(), error = %e, "cannot create the recordings directory");
-    }
-    let path = dir.join(format!("{sid}.wav"));
+    let mut tape = Tape::new(
+        session,
+        "RecordVerb",
+        record.trim(),
+        record.recording_status_callback().map(|url| {
+            (
+                url,
+                record.recording_status_callback_method(),
+                record.recording_status_callback_event(),
+            )
+        }),
+    );
     let keys = record.finish_on_key().0;
     let terminators = if keys.is_empty() {
         "none".to_owned()
@@ -460,15 +468,15 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
         ))
         .await;
     let arg = match record.timeout() {
-        0 => format!("{} {}", path.display(), record.max_length()),
+        0 => format!("{} {}", tape.path.display(), record.max_length()),
         silence => format!(
             "{} {} {} {silence}",
-            path.display(),
+            tape.path.display(),
             record.max_length(),
             media::SILENCE_THRESHOLD
         ),
     };
-    let started = now_millis();
+    tape.started(session).await;
     let outcome = session.execute("record", Some(&arg)).await;
     session
         .api(&format!(
@@ -484,19 +492,10 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
         Err(Interrupt::HungUp) => "hangup".to_owned(),
         Err(_) => String::new(),
     };
-    let Some(kept) =
-        keep_recording(session, &sid, &path, started, "RecordVerb", record.trim()).await
-    else {
+    let Some(kept) = tape.keep(session).await else {
         // Nothing was recorded: Twilio moves on to the next verb.
         return outcome.map(|_| Next::Continue);
     };
-    recording_status_callback(
-        session,
-        record.recording_status_callback(),
-        record.recording_status_callback_method(),
-        &kept,
-    )
-    .await;
     let mut extra = kept.action_params();
     extra.push(("Digits".into(), digits));
     let request = action_request(session, record.action(), record.method(), extra);
@@ -520,126 +519,4 @@ async fn record_caller(session: &mut Session, record: &twiml::Record) -> Result<
             Err(interrupt)
         }
     }
-}
-
-/// A recording kept as a Recording resource.
-pub(super) struct Kept {
-    pub sid: String,
-    pub url: String,
-    pub duration: i64,
-    pub channels: u16,
-    pub started: i64,
-    pub source: &'static str,
-}
-
-impl Kept {
-    /// What an action request says of the recording (`<Record>`, `<Dial record>`).
-    pub fn action_params(&self) -> Vec<(String, String)> {
-        vec![
-            ("RecordingUrl".to_owned(), self.url.clone()),
-            ("RecordingSid".into(), self.sid.clone()),
-            ("RecordingDuration".into(), self.duration.to_string()),
-        ]
-    }
-}
-
-/// Posts a kept recording's `recordingStatusCallback`, when there is one.
-pub(super) async fn recording_status_callback(
-    session: &mut Session,
-    callback: Option<&String>,
-    callback_method: twiml::Method,
-    kept: &Kept,
-) {
-    let Some(url) = callback.and_then(|c| session.resolve(c)) else {
-        return;
-    };
-    let params = vec![
-        ("AccountSid".to_owned(), session.call.account_sid.clone()),
-        ("CallSid".into(), session.call.sid.clone()),
-        ("RecordingSid".into(), kept.sid.clone()),
-        ("RecordingUrl".into(), kept.url.clone()),
-        ("RecordingStatus".into(), "completed".into()),
-        ("RecordingDuration".into(), kept.duration.to_string()),
-        ("RecordingChannels".into(), kept.channels.to_string()),
-        (
-            "RecordingStartTime".into(),
-            crate::api::rfc2822(kept.started),
-        ),
-        ("RecordingSource".into(), kept.source.into()),
-    ];
-    session
-        .report(webhook::Request {
-            url,
-            method: method(callback_method),
-            params,
-        })
-        .await;
-}
-
-/// Makes a finished recording file a Recording of the call (and an event),
-/// or `None` (and no file) when nothing was recorded.
-pub(super) async fn keep_recording(
-    session: &mut Session,
-    sid: &str,
-    path: &std::path::Path,
-    started: i64,
-    source: &'static str,
-    trim: Trim,
-) -> Option<Kept> {
-    if trim == Trim::TrimSilence && path.exists() {
-        let file = path.to_owned();
-        let trimmed = tokio::task::spawn_blocking(move || media::trim_silence(&file)).await;
-        if let Ok(Err(e)) = trimmed {
-            tracing::warn!(call = %session.call.sid, error = %e, "cannot trim the recording's silence: kept whole");
-        }
-    }
-    let Some((duration, channels)) = wav_seconds(path).filter(|(d, _)| *d > 0) else {
-        let _ = std::fs::remove_file(path);
-        return None;
-    };
-    let recording = Recording {
-        sid: sid.to_owned(),
-        account_sid: session.call.account_sid.clone(),
-        call_sid: session.call.sid.clone(),
-        status: "completed".into(),
-        source: source.into(),
-        channels: channels.into(),
-        duration,
-        file_path: path.display().to_string(),
-        start_time: started,
-        date_created: now_millis(),
-        date_updated: now_millis(),
-    };
-    if let Err(e) = session.router.store.insert_recording(&recording).await {
-        tracing::error!(call = %session.call.sid, error = %e, "cannot record a recording");
-    }
-    let recording_url = format!(
-        "{}2010-04-01/Accounts/{}/Recordings/{sid}",
-        session.router.public_url, session.call.account_sid
-    );
-    let data = serde_json::json!({
-        "recording_sid": sid,
-        "recording_url": recording_url,
-        "duration": duration,
-        "source": source,
-    });
-    session.publish(events::RECORDING_COMPLETED, data).await;
-    Some(Kept {
-        sid: sid.to_owned(),
-        url: recording_url,
-        duration,
-        channels,
-        started,
-        source,
-    })
-}
-
-/// A WAV file's length in whole seconds (rounded up) and its channels, if
-/// it is a WAV file.
-fn wav_seconds(path: &std::path::Path) -> Option<(i64, u16)> {
-    let reader = hound::WavReader::open(path).ok()?;
-    let spec = reader.spec();
-    let frames = u64::from(reader.duration());
-    let seconds = frames.div_ceil(u64::from(spec.sample_rate.max(1))) as i64;
-    Some((seconds, spec.channels))
 }
