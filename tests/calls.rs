@@ -225,3 +225,85 @@ async fn record_and_send_digits_apply_to_the_whole_api_call() {
     assert_eq!(body["code"], 20001, "{body}");
     t.stop().await;
 }
+
+#[tokio::test]
+async fn an_api_call_is_recorded_as_asked_and_ends_at_its_time_limit() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let app = AppServer::start().await;
+    let account = t.app.store.create_account("Acme", None).await.unwrap();
+    // The document would hold the call a minute; TimeLimit ends it after
+    // 2 s of the switch's time (a tenth of a second here).
+    let form = [
+        ("To", "+15005550009".to_owned()),
+        ("From", "+15005550100".to_owned()),
+        (
+            "Twiml",
+            r#"<Response><Pause length="60"/></Response>"#.to_owned(),
+        ),
+        ("TimeLimit", "2".to_owned()),
+        ("Record", "true".to_owned()),
+        ("RecordingChannels", "dual".to_owned()),
+        ("Trim", "do-not-trim".to_owned()),
+        ("RecordingStatusCallback", app.url("/recording")),
+        ("RecordingStatusCallbackMethod", "GET".to_owned()),
+        (
+            "RecordingStatusCallbackEvent",
+            "in-progress completed".to_owned(),
+        ),
+    ];
+    let sid = place(&t, &account, &form).await["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = finished(&t, &account, &sid).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let reports = eventually("in-progress and completed", || async {
+        let r = app.requests_to("/recording");
+        (r.len() == 2).then_some(r)
+    })
+    .await;
+    let statuses: Vec<_> = reports
+        .iter()
+        .map(|r| r.param("RecordingStatus").unwrap())
+        .collect();
+    assert_eq!(statuses, ["in-progress", "completed"]);
+    assert!(reports.iter().all(|r| r.method == "GET"));
+    let completed = &reports[1];
+    assert_eq!(completed.param("CallSid"), Some(sid.as_str()));
+    assert_eq!(completed.param("RecordingSource"), Some("OutboundAPI"));
+    assert_eq!(completed.param("RecordingChannels"), Some("2"));
+    // Untrimmed: from just after the answer to the end, at most the 2 s limit.
+    let seconds: i64 = completed
+        .param("RecordingDuration")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&seconds), "{seconds}");
+    let wav = common::recording_wav(&t, &account, completed.param("RecordingSid").unwrap()).await;
+    assert_eq!(wav.spec().channels, 2);
+
+    // Options Twilio does not know are refused before anything is placed.
+    for (name, value) in [
+        ("RecordingChannels", "stereo"),
+        ("RecordingTrack", "left"),
+        ("RecordingStatusCallbackEvent", "in-progress done"),
+        ("TimeLimit", "0"),
+    ] {
+        let form = [
+            ("To", "+15005550006"),
+            ("From", "+15005550100"),
+            ("Twiml", "<Response/>"),
+            ("Record", "true"),
+            (name, value),
+        ];
+        let (status, body) =
+            common::api(&t, &account, reqwest::Method::POST, "/Calls.json", &form).await;
+        assert_eq!(
+            (status, body["code"].as_u64()),
+            (400, Some(20001)),
+            "{name}: {body}"
+        );
+        assert!(body["message"].as_str().unwrap().contains(name), "{body}");
+    }
+    t.stop().await;
+}

@@ -19,7 +19,8 @@ use crate::limits::cps::PacerError;
 use crate::router::{Control, Instructions, RouterError};
 use crate::sid::{Kind, Sid};
 use crate::store::{
-    call_from_row, now_millis, Call, CallStatus, Column, Listing, Record, CALL_COLUMNS,
+    call_from_row, now_millis, Call, CallRecording, CallStatus, Column, Listing, Record,
+    CALL_COLUMNS,
 };
 use crate::webhook::Method;
 
@@ -197,6 +198,36 @@ async fn source_of(app: &App, account_sid: &str, params: &Params) -> Result<Sour
     ))
 }
 
+/// Twilio's longest call by default (`TimeLimit`): four hours.
+const DEFAULT_TIME_LIMIT: i64 = 4 * 3600;
+/// The longest `TimeLimit` Switchboard takes: a day.
+const MAX_TIME_LIMIT: i64 = 24 * 3600;
+
+/// How `Record=true` records the call: `Trim`, `RecordingChannels`,
+/// `RecordingTrack` and `RecordingStatusCallback`, `-Method`, `-Event`.
+fn recording_options(params: &Params) -> Result<CallRecording, ApiError> {
+    let trim = params.keyword("Trim", &["trim-silence", "do-not-trim"])?;
+    let channels = params.keyword("RecordingChannels", &["mono", "dual"])?;
+    let track = params.keyword("RecordingTrack", &["inbound", "outbound", "both"])?;
+    let mut events = params.keywords(
+        "RecordingStatusCallbackEvent",
+        &["in-progress", "completed", "absent"],
+    )?;
+    if events.is_empty() {
+        events.push("completed");
+    }
+    Ok(CallRecording {
+        trim: trim != Some("do-not-trim"),
+        channels: if channels == Some("dual") { 2 } else { 1 },
+        track: track.unwrap_or("both").to_owned(),
+        status_callback: params.url("RecordingStatusCallback", INVALID_URL)?,
+        status_callback_method: params
+            .method("RecordingStatusCallbackMethod")?
+            .unwrap_or_else(|| "POST".into()),
+        status_callback_events: events.join(" "),
+    })
+}
+
 /// `POST …/Calls.json`: places an outbound call.
 pub async fn create(
     State(app): State<Arc<App>>,
@@ -240,18 +271,11 @@ pub async fn create(
         }
         None => None,
     };
-    let record = params.boolean("Record")?.unwrap_or(false);
-    let record_trim = match params.get("Trim").filter(|t| !t.is_empty()) {
-        None | Some("trim-silence") => true,
-        Some("do-not-trim") => false,
-        Some(other) => {
-            return Err(invalid(
-                "Trim",
-                other,
-                "must be trim-silence or do-not-trim",
-            ))
-        }
+    let record = match params.boolean("Record")? {
+        Some(true) => Some(Box::new(recording_options(&params)?)),
+        _ => None,
     };
+    let time_limit = params.integer("TimeLimit", 1..=MAX_TIME_LIMIT)?;
     for unsupported in ["MachineDetection", "AsyncAmd"] {
         if params
             .get(unsupported)
@@ -278,19 +302,7 @@ pub async fn create(
     let status_callback_method = params
         .method("StatusCallbackMethod")?
         .unwrap_or_else(|| "POST".into());
-    let mut events = Vec::new();
-    for event in params.all("StatusCallbackEvent") {
-        for event in event.split_whitespace() {
-            if !STATUS_CALLBACK_EVENTS.contains(&event) {
-                return Err(invalid(
-                    "StatusCallbackEvent",
-                    event,
-                    "must be initiated, ringing, answered or completed",
-                ));
-            }
-            events.push(event);
-        }
-    }
+    let mut events = params.keywords("StatusCallbackEvent", &STATUS_CALLBACK_EVENTS)?;
     if events.is_empty() {
         events.push("completed");
     }
@@ -327,7 +339,7 @@ pub async fn create(
         date_updated: now,
         send_digits,
         record,
-        record_trim,
+        time_limit_secs: Some(time_limit.unwrap_or(DEFAULT_TIME_LIMIT)),
     };
     // Stored as queued, placed in the account's turn (at once, or later).
     let queue_time = match app

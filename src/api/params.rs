@@ -72,6 +72,27 @@ impl Params {
         }
     }
 
+    /// One of `allowed`, exactly as Twilio spells it.
+    pub fn keyword(&self, name: &str, allowed: &[&str]) -> Result<Option<&str>, ApiError> {
+        match self.get(name) {
+            None | Some("") => Ok(None),
+            Some(v) if allowed.contains(&v) => Ok(Some(v)),
+            Some(v) => Err(invalid(name, v, &one_of(allowed))),
+        }
+    }
+
+    /// Any of `allowed`, given space-separated or as repeated parameters.
+    pub fn keywords(&self, name: &str, allowed: &[&str]) -> Result<Vec<&str>, ApiError> {
+        let mut found = Vec::new();
+        for word in self.all(name).into_iter().flat_map(str::split_whitespace) {
+            if !allowed.contains(&word) {
+                return Err(invalid(name, word, &one_of(allowed)));
+            }
+            found.push(word);
+        }
+        Ok(found)
+    }
+
     pub fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.get(name) {
             None | Some("") => Ok(None),
@@ -101,6 +122,15 @@ impl Params {
                 )),
             },
         }
+    }
+}
+
+/// "must be a, b or c".
+fn one_of(allowed: &[&str]) -> String {
+    match allowed {
+        [] => "must be empty".into(),
+        [only] => format!("must be {only}"),
+        [init @ .., last] => format!("must be {} or {last}", init.join(", ")),
     }
 }
 

@@ -233,8 +233,8 @@ fn party(session: &Session, dial: &twiml::Dial, target: &DialTarget) -> Option<P
         date_created: now,
         date_updated: now,
         send_digits: None,
-        record: false,
-        record_trim: false,
+        record: None,
+        time_limit_secs: None,
     };
     Some(Party {
         call,
@@ -670,6 +670,8 @@ fn action_request(
 struct Taping {
     tape: Tape,
     from_ringing: bool,
+    dual: bool,
+    track: RecordingTrack,
 }
 
 impl Taping {
@@ -681,22 +683,6 @@ impl Taping {
             DialRecord::RecordFromAnswerDual => (false, true),
             DialRecord::RecordFromRingingDual => (true, true),
         };
-        // What the caller says is the channel's read side; what it hears, its write side.
-        let track = match dial.recording_track() {
-            RecordingTrack::Both => None,
-            RecordingTrack::Inbound => Some("RECORD_READ_ONLY"),
-            RecordingTrack::Outbound => Some("RECORD_WRITE_ONLY"),
-        };
-        let uuid = session.uuid.clone();
-        session
-            .api(&format!("uuid_setvar {uuid} RECORD_STEREO {dual}"))
-            .await;
-        for variable in ["RECORD_READ_ONLY", "RECORD_WRITE_ONLY"] {
-            let on = track == Some(variable);
-            session
-                .api(&format!("uuid_setvar {uuid} {variable} {on}"))
-                .await;
-        }
         let tape = Tape::new(
             session,
             "DialVerb",
@@ -709,25 +695,16 @@ impl Taping {
                 )
             }),
         );
-        Some(Taping { tape, from_ringing })
+        Some(Taping {
+            tape,
+            from_ringing,
+            dual,
+            track: dial.recording_track(),
+        })
     }
 
     async fn start(&mut self, session: &mut Session) {
-        let command = format!(
-            "uuid_record {} start {}",
-            session.uuid,
-            self.tape.path.display()
-        );
-        match session.api(&command).await {
-            Some(reply) if reply.starts_with("+OK") => self.tape.started(session).await,
-            reply => {
-                let message = format!(
-                    "Dial: the call could not be recorded: {}",
-                    reply.unwrap_or_default().trim()
-                );
-                session.notify(13227, &message, None, None, true).await;
-            }
-        }
+        self.tape.start(session, self.dual, self.track).await;
     }
 
     /// Stops the recording (the switch has already, if the caller hung up)

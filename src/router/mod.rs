@@ -413,8 +413,8 @@ impl CallRouter {
             date_created: now,
             date_updated: now,
             send_digits: None,
-            record: false,
-            record_trim: false,
+            record: None,
+            time_limit_secs: None,
         };
         self.inner.store.insert_call(&call).await?;
         let control = self.inner.register(&call.sid);
@@ -502,10 +502,13 @@ fn unanswered_status(cause: &str) -> CallStatus {
 async fn outbound(mut session: Session, instructions: Instructions) {
     let ended = match Box::pin(originate(&mut session)).await {
         Some(unanswered) => Some(unanswered),
-        None => {
-            Box::pin(answered_options(&mut session)).await;
-            Box::pin(run(&mut session, instructions)).await
-        }
+        None => match Box::pin(answered_options(&mut session)).await {
+            Ok(()) => Box::pin(run(&mut session, instructions)).await,
+            // The API redirected or ended the call even before its first document.
+            Err(Interrupt::Redirect(next)) => Box::pin(run(&mut session, next)).await,
+            Err(Interrupt::End(status)) => Some(status),
+            Err(Interrupt::HungUp) => None,
+        },
     };
     Box::pin(finish(&mut session, ended)).await;
 }
@@ -616,35 +619,58 @@ async fn originate(session: &mut Session) -> Option<CallStatus> {
 }
 
 /// What the API asked for once its call answers: digits sent to the called
-/// party (`SendDigits`), and a recording of the whole call (`Record`).
-async fn answered_options(session: &mut Session) {
+/// party (`SendDigits`), a recording of the whole call (`Record`), and the
+/// longest it may last (`TimeLimit`).
+async fn answered_options(session: &mut Session) -> Result<(), Interrupt> {
+    if let Some(limit) = session.call.time_limit_secs {
+        // Counted from the answer, and kept by the switch: the call ends when
+        // its time is up whatever the control plane is doing (or whether it
+        // is running at all).
+        let arg = format!("+{limit} ALLOTTED_TIMEOUT");
+        session.execute("sched_hangup", Some(&arg)).await?;
+    }
     if let Some(digits) = session.call.send_digits.clone() {
         session
             .api(&format!("uuid_send_dtmf {} {digits}", session.uuid))
             .await;
     }
-    if session.call.record {
-        let trim = if session.call.record_trim {
+    if let Some(options) = session.call.record.clone() {
+        // The options were checked when the call was created: Twilio's words.
+        let trim = if options.trim {
             twiml::Trim::TrimSilence
         } else {
             twiml::Trim::DoNotTrim
         };
-        let mut tape = Tape::new(session, "OutboundAPI", trim, None);
-        let command = format!("uuid_record {} start {}", session.uuid, tape.path.display());
-        match session.api(&command).await {
-            Some(reply) if reply.starts_with("+OK") => {
-                tape.started(session).await;
-                session.recording = Some(Box::new(tape));
-            }
-            reply => {
-                let message = format!(
-                    "The call could not be recorded: {}",
-                    reply.unwrap_or_default().trim()
-                );
-                session.notify(13227, &message, None, None, true).await;
-            }
+        let events = twiml::RecordingEvent::ALL
+            .iter()
+            .copied()
+            .filter(|e| {
+                options
+                    .status_callback_events
+                    .split(' ')
+                    .any(|w| w == e.as_str())
+            })
+            .collect();
+        let method = twiml::Method::ALL
+            .iter()
+            .copied()
+            .find(|m| m.as_str() == options.status_callback_method)
+            .unwrap_or(twiml::Method::Post);
+        let callback = options
+            .status_callback
+            .as_ref()
+            .map(|url| (url, method, events));
+        let mut tape = Tape::new(session, "OutboundAPI", trim, callback);
+        let track = twiml::RecordingTrack::ALL
+            .iter()
+            .copied()
+            .find(|t| t.as_str() == options.track)
+            .unwrap_or(twiml::RecordingTrack::Both);
+        if tape.start(session, options.channels == 2, track).await {
+            session.recording = Some(Box::new(tape));
         }
     }
+    Ok(())
 }
 
 /// A parked inbound call's life: taken over, its instructions run, how it

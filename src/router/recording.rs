@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use twiml::{RecordingEvent, Trim};
+use twiml::{RecordingEvent, RecordingTrack, Trim};
 
 use super::session::Session;
 use super::verbs::method;
@@ -92,10 +92,56 @@ impl Tape {
         self.started.is_some()
     }
 
-    /// The switch has started writing the file: `in-progress`, if asked for.
+    /// Asks the switch to record the call's channel until it is stopped or
+    /// hangs up (`uuid_record`): both sides mixed, or each on its own
+    /// channel (`dual`, FreeSWITCH's `RECORD_STEREO`), or one side alone.
+    /// Whether it did; a refusal becomes a notification (13227).
+    pub async fn start(
+        &mut self,
+        session: &mut Session,
+        dual: bool,
+        track: RecordingTrack,
+    ) -> bool {
+        // What the caller says is the channel's read side; what it hears, its write side.
+        let only = match track {
+            RecordingTrack::Both => None,
+            RecordingTrack::Inbound => Some("RECORD_READ_ONLY"),
+            RecordingTrack::Outbound => Some("RECORD_WRITE_ONLY"),
+        };
+        let uuid = session.uuid.clone();
+        session
+            .api(&format!("uuid_setvar {uuid} RECORD_STEREO {dual}"))
+            .await;
+        for variable in ["RECORD_READ_ONLY", "RECORD_WRITE_ONLY"] {
+            let on = only == Some(variable);
+            session
+                .api(&format!("uuid_setvar {uuid} {variable} {on}"))
+                .await;
+        }
+        let command = format!("uuid_record {uuid} start {}", self.path.display());
+        match session.api(&command).await {
+            Some(reply) if reply.starts_with("+OK") => {
+                self.started = Some(now_millis());
+                self.report(session, RecordingEvent::InProgress, Vec::new())
+                    .await;
+                true
+            }
+            reply => {
+                let message = format!(
+                    "The call could not be recorded ({}): {}",
+                    self.source,
+                    reply.unwrap_or_default().trim()
+                );
+                session.notify(13227, &message, None, None, true).await;
+                false
+            }
+        }
+    }
+
+    /// The switch has started writing the file through an application of
+    /// the channel (`<Record>`'s `record`): `in-progress`, if asked for.
     pub async fn started(&mut self, session: &mut Session) {
-        let started = now_millis();
-        self.started = Some(started);
+        self.started = Some(now_millis());
         self.report(session, RecordingEvent::InProgress, Vec::new())
             .await;
     }

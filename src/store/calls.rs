@@ -97,17 +97,33 @@ pub struct Call {
     pub date_updated: i64,
     /// DTMF sent once an API-placed call answers (`SendDigits`).
     pub send_digits: Option<String>,
-    /// Whether the whole call is recorded (`Record`).
-    pub record: bool,
-    /// Whether that recording's leading and trailing silence is cut (`Trim`).
-    pub record_trim: bool,
+    /// How the whole call is recorded, when it is (`Record`).
+    pub record: Option<Box<CallRecording>>,
+    /// The longest an API-placed call may last once answered (`TimeLimit`).
+    pub time_limit_secs: Option<i64>,
+}
+
+/// The options of an API-placed call's whole-call recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecording {
+    /// Whether leading and trailing silence is cut (`Trim`).
+    pub trim: bool,
+    /// 1 (`mono`) or 2 (`dual`: each party on a channel) (`RecordingChannels`).
+    pub channels: i64,
+    /// `inbound`, `outbound` or `both` (`RecordingTrack`).
+    pub track: String,
+    pub status_callback: Option<String>,
+    pub status_callback_method: String,
+    /// Space-separated `in-progress`, `completed`, `absent`.
+    pub status_callback_events: String,
 }
 
 pub const CALL_COLUMNS: &str = "sid, account_sid, parent_call_sid, direction, from_number, to_number, \
     caller_name, forwarded_from, status, answered_by, phone_number_sid, application_sid, url, method, \
     fallback_url, fallback_method, twiml, status_callback, status_callback_method, status_callback_events, \
     timeout_secs, node, channel_uuid, start_time, end_time, duration, date_created, date_updated, \
-    send_digits, record, record_trim";
+    send_digits, record, record_trim, record_channels, record_track, recording_status_callback, \
+    recording_status_callback_method, recording_status_callback_events, time_limit_secs";
 
 pub fn call_from_row(row: &AnyRow) -> Result<Call, sqlx::Error> {
     let status: String = row.try_get("status")?;
@@ -144,8 +160,19 @@ pub fn call_from_row(row: &AnyRow) -> Result<Call, sqlx::Error> {
         date_created: row.try_get("date_created")?,
         date_updated: row.try_get("date_updated")?,
         send_digits: row.try_get("send_digits")?,
-        record: row.try_get::<i64, _>("record")? != 0,
-        record_trim: row.try_get::<i64, _>("record_trim")? != 0,
+        record: if row.try_get::<i64, _>("record")? != 0 {
+            Some(Box::new(CallRecording {
+                trim: row.try_get::<i64, _>("record_trim")? != 0,
+                channels: row.try_get("record_channels")?,
+                track: row.try_get("record_track")?,
+                status_callback: row.try_get("recording_status_callback")?,
+                status_callback_method: row.try_get("recording_status_callback_method")?,
+                status_callback_events: row.try_get("recording_status_callback_events")?,
+            }))
+        } else {
+            None
+        },
+        time_limit_secs: row.try_get("time_limit_secs")?,
     })
 }
 
@@ -223,10 +250,11 @@ pub async fn insert_call_on<'e, E>(
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
+    let recording = call.record.as_deref();
     sqlx::query(&format!(
         "INSERT INTO calls ({CALL_COLUMNS}, queue_time, queued_by) VALUES ($1, $2, $3, $4, $5, $6, $7, \
          $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, \
-         $27, $28, $29, $30, $31, $32, $33)"
+         $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)"
     ))
     .bind(&call.sid)
     .bind(&call.account_sid)
@@ -257,8 +285,14 @@ where
     .bind(call.date_created)
     .bind(call.date_updated)
     .bind(&call.send_digits)
-    .bind(i64::from(call.record))
-    .bind(i64::from(call.record_trim))
+    .bind(i64::from(recording.is_some()))
+    .bind(i64::from(recording.is_none_or(|r| r.trim)))
+    .bind(recording.map_or(1, |r| r.channels))
+    .bind(recording.map_or("both", |r| r.track.as_str()))
+    .bind(recording.and_then(|r| r.status_callback.as_deref()))
+    .bind(recording.map_or("POST", |r| r.status_callback_method.as_str()))
+    .bind(recording.map_or("completed", |r| r.status_callback_events.as_str()))
+    .bind(call.time_limit_secs)
     .bind(queued.as_ref().map(|q| q.time_ms))
     .bind(queued.as_ref().map(|q| q.by))
     .execute(executor)

@@ -179,8 +179,8 @@ mod tests {
             date_created,
             date_updated: date_created,
             send_digits: None,
-            record: false,
-            record_trim: false,
+            record: None,
+            time_limit_secs: None,
         }
     }
 

@@ -15,8 +15,8 @@ pub use accounts::{
     account_from_row, secret_digest, Account, AccountStatus, ApiKey, ACCOUNT_COLUMNS,
 };
 pub use calls::{
-    call_from_row, insert_call_on, recording_from_row, Call, CallStatus, Notification, Queued,
-    Recording, CALL_COLUMNS, NOTIFICATION_COLUMNS, RECORDING_COLUMNS,
+    call_from_row, insert_call_on, recording_from_row, Call, CallRecording, CallStatus,
+    Notification, Queued, Recording, CALL_COLUMNS, NOTIFICATION_COLUMNS, RECORDING_COLUMNS,
 };
 pub use conferences::{flag, Participant, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS};
 pub use listing::{Cursor, Listing, Page, PageRequest};
