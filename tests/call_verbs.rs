@@ -201,6 +201,26 @@ async fn record_trims_the_silence_that_ended_it_unless_told_not_to() {
     t.stop().await;
 }
 
+/// The first two `/status` requests about call `sid`, once both came.
+async fn recording_statuses(app: &AppServer, sid: &str) -> Vec<common::AppRequest> {
+    eventually("two recording status callbacks", || async {
+        let reports: Vec<_> = app
+            .requests_to("/status")
+            .into_iter()
+            .filter(|r| r.param("CallSid") == Some(sid))
+            .collect();
+        (reports.len() == 2).then_some(reports)
+    })
+    .await
+}
+
+fn statuses_of(reports: &[common::AppRequest]) -> Vec<&str> {
+    reports
+        .iter()
+        .map(|r| r.param("RecordingStatus").unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn record_reports_each_status_its_events_ask_for_and_a_silent_one_is_absent() {
     let t = TestApp::start(Db::Sqlite).await;
@@ -220,22 +240,8 @@ async fn record_reports_each_status_its_events_ask_for_and_a_silent_one_is_absen
         finished(&t, &account, &sid).await;
         calls.push(sid);
     }
-    let statuses = |sid: &str| -> Vec<common::AppRequest> {
-        app.requests_to("/status")
-            .into_iter()
-            .filter(|r| r.param("CallSid") == Some(sid))
-            .collect()
-    };
-    let spoken = eventually("two status callbacks", || async {
-        let s = statuses(&calls[0]);
-        (s.len() == 2).then_some(s)
-    })
-    .await;
-    let kinds: Vec<_> = spoken
-        .iter()
-        .map(|r| r.param("RecordingStatus").unwrap())
-        .collect();
-    assert_eq!(kinds, ["in-progress", "completed"]);
+    let spoken = recording_statuses(&app, &calls[0]).await;
+    assert_eq!(statuses_of(&spoken), ["in-progress", "completed"]);
     assert_eq!(
         spoken[0].param("RecordingSid"),
         spoken[1].param("RecordingSid")
@@ -247,16 +253,8 @@ async fn record_reports_each_status_its_events_ask_for_and_a_silent_one_is_absen
 
     // Silence only: trimmed to nothing, reported absent (Twilio's 16102),
     // and the document goes on without the action.
-    let silent = eventually("two status callbacks", || async {
-        let s = statuses(&calls[1]);
-        (s.len() == 2).then_some(s)
-    })
-    .await;
-    let kinds: Vec<_> = silent
-        .iter()
-        .map(|r| r.param("RecordingStatus").unwrap())
-        .collect();
-    assert_eq!(kinds, ["in-progress", "absent"]);
+    let silent = recording_statuses(&app, &calls[1]).await;
+    assert_eq!(statuses_of(&silent), ["in-progress", "absent"]);
     assert_eq!(silent[1].param("ErrorCode"), Some("16102"));
     assert_eq!(app.requests_to("/done").len(), 1);
     let after = app.requests_to("/after");

@@ -502,13 +502,10 @@ fn unanswered_status(cause: &str) -> CallStatus {
 async fn outbound(mut session: Session, instructions: Instructions) {
     let ended = match Box::pin(originate(&mut session)).await {
         Some(unanswered) => Some(unanswered),
-        None => match Box::pin(answered_options(&mut session)).await {
-            Ok(()) => Box::pin(run(&mut session, instructions)).await,
-            // The API redirected or ended the call even before its first document.
-            Err(Interrupt::Redirect(next)) => Box::pin(run(&mut session, next)).await,
-            Err(Interrupt::End(status)) => Some(status),
-            Err(Interrupt::HungUp) => None,
-        },
+        None => {
+            Box::pin(answered_options(&mut session)).await;
+            Box::pin(run(&mut session, instructions)).await
+        }
     };
     Box::pin(finish(&mut session, ended)).await;
 }
@@ -517,7 +514,7 @@ async fn outbound(mut session: Session, instructions: Instructions) {
 /// unanswered (its status).
 async fn originate(session: &mut Session) -> Option<CallStatus> {
     let call = session.call.clone();
-    let vars = [
+    let mut vars = vec![
         format!("origination_uuid={}", session.uuid),
         format!("sb_call_sid={}", call.sid),
         format!("sb_account_sid={}", call.account_sid),
@@ -528,6 +525,14 @@ async fn originate(session: &mut Session) -> Option<CallStatus> {
         // Switchboard decides when digits stop a prompt, not the switch.
         "playback_terminators=none".into(),
     ];
+    // TimeLimit, counted from the answer and kept by the switch: the call
+    // ends when its time is up whatever the control plane is doing (or
+    // whether it is running at all).
+    if let Some(limit) = call.time_limit_secs {
+        vars.push(format!(
+            "execute_on_answer='sched_hangup +{limit} ALLOTTED_TIMEOUT'"
+        ));
+    }
     let command = format!(
         "originate {{{}}}{} &park()",
         vars.join(","),
@@ -619,16 +624,8 @@ async fn originate(session: &mut Session) -> Option<CallStatus> {
 }
 
 /// What the API asked for once its call answers: digits sent to the called
-/// party (`SendDigits`), a recording of the whole call (`Record`), and the
-/// longest it may last (`TimeLimit`).
-async fn answered_options(session: &mut Session) -> Result<(), Interrupt> {
-    if let Some(limit) = session.call.time_limit_secs {
-        // Counted from the answer, and kept by the switch: the call ends when
-        // its time is up whatever the control plane is doing (or whether it
-        // is running at all).
-        let arg = format!("+{limit} ALLOTTED_TIMEOUT");
-        session.execute("sched_hangup", Some(&arg)).await?;
-    }
+/// party (`SendDigits`), and a recording of the whole call (`Record`).
+async fn answered_options(session: &mut Session) {
     if let Some(digits) = session.call.send_digits.clone() {
         session
             .api(&format!("uuid_send_dtmf {} {digits}", session.uuid))
@@ -670,7 +667,6 @@ async fn answered_options(session: &mut Session) -> Result<(), Interrupt> {
             session.recording = Some(Box::new(tape));
         }
     }
-    Ok(())
 }
 
 /// A parked inbound call's life: taken over, its instructions run, how it

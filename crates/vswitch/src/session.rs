@@ -970,6 +970,12 @@ impl Session {
             }
         }
         self.schedule_far_answered();
+        // `execute_on_answer`: "<application> [<data>]", run once answered
+        // (switch_channel_execute_on), as a `sched_hangup` time limit is set.
+        if let Some(value) = self.var("execute_on_answer") {
+            let (name, arg) = value.split_once(' ').unwrap_or((value.as_str(), ""));
+            Box::pin(self.execute(AppCall::new(name, arg.trim()))).await;
+        }
     }
 
     /// DTMF arriving on this Channel: buffered for `read`-like Applications

@@ -450,6 +450,16 @@ async fn sched_hangup_and_the_hangup_application_end_calls_with_their_causes() {
     let done = c.channel_event(&a, "CHANNEL_HANGUP_COMPLETE").await;
     assert_eq!(h(&done, "Hangup-Cause"), "ALLOTTED_TIMEOUT");
     assert_eq!(done.variable("hangup_cause_q850").as_deref(), Some("602"));
+    // The same limit set at origination, counted from the answer.
+    let limited = uuid_of(
+        &c.api("originate {execute_on_answer='sched_hangup +2 ALLOTTED_TIMEOUT'}vswitch/ring=1;answer &park()")
+            .await,
+    );
+    let executed = c.channel_event(&limited, "CHANNEL_EXECUTE_COMPLETE").await;
+    assert_eq!(h(&executed, "Application"), "sched_hangup");
+    let done = c.channel_event(&limited, "CHANNEL_HANGUP_COMPLETE").await;
+    assert_eq!(h(&done, "Hangup-Cause"), "ALLOTTED_TIMEOUT");
+    assert_eq!(done.variable("billsec").as_deref(), Some("2"));
     let b = uuid_of(&c.api("originate vswitch/ring=0;answer &park()").await);
     c.execute(&b, "hangup", "USER_BUSY").await;
     let done = c.channel_event(&b, "CHANNEL_HANGUP_COMPLETE").await;
