@@ -62,9 +62,12 @@ impl App {
     pub async fn open(config: Config, public_url: Url) -> Result<App, StartError> {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        let redis = match &config.redis_url {
-            Some(url) => Some(connect_redis(url).await?),
-            None => None,
+        let (redis_client, redis) = match &config.redis_url {
+            Some(url) => {
+                let (client, conn) = connect_redis(url).await?;
+                (Some(client), Some(conn))
+            }
+            None => (None, None),
         };
         let metrics = Metrics::new();
         let limits = crate::limits::Limiter::new(
@@ -101,6 +104,9 @@ impl App {
             public_url: public_url.clone(),
             recordings_dir: absolute(&config.data_dir.join("recordings")),
         });
+        if let (Some(client), Some(conn)) = (redis_client, &redis) {
+            router.relay_through(client, conn.clone());
+        }
         metrics.register(
             "call_reaction_seconds",
             "Time from the switch waking a call (an event, an execution's end) to its next command, \
@@ -208,15 +214,20 @@ async fn connect_node(router: CallRouter, node: EslNode) {
     }
 }
 
-async fn connect_redis(url: &str) -> Result<redis::aio::ConnectionManager, StartError> {
+/// The Redis client (for connections of their own, as pub/sub needs) and
+/// the shared connection everything else uses.
+async fn connect_redis(
+    url: &str,
+) -> Result<(redis::Client, redis::aio::ConnectionManager), StartError> {
     let fail = |source| StartError::Redis {
         url: url.to_owned(),
         source,
     };
     let client = redis::Client::open(url).map_err(fail)?;
-    redis::aio::ConnectionManager::new(client)
+    let conn = redis::aio::ConnectionManager::new(client.clone())
         .await
-        .map_err(fail)
+        .map_err(fail)?;
+    Ok((client, conn))
 }
 
 /// On an empty database, creates the main account and writes its credentials

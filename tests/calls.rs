@@ -284,3 +284,76 @@ async fn an_api_call_is_recorded_as_asked_and_ends_at_its_time_limit() {
     }
     t.stop().await;
 }
+
+#[tokio::test]
+async fn another_instance_sharing_redis_and_the_database_steers_a_live_call() {
+    let a = TestApp::builder(Db::Postgres).with_redis().start().await;
+    let shared = a.database_url();
+    let b = TestApp::builder(Db::Sqlite)
+        .with_redis()
+        .configure(move |config| config.database_url = shared)
+        .start()
+        .await;
+    let app = AppServer::start().await;
+    app.twiml("/hold", r#"<Response><Pause length="60"/></Response>"#);
+    app.twiml("/second", r#"<Response><Pause length="60"/></Response>"#);
+    let account = a.app.store.create_account("Acme", None).await.unwrap();
+    // A runs the call on its media node; the API requests go to B.
+    let sid = common::place(&a, &account, app.url("/hold")).await;
+    eventually("the first document", || async {
+        app.requests_to("/hold").pop()
+    })
+    .await;
+    let path = format!("/Calls/{sid}.json");
+    let second = app.url("/second");
+    let (status, body) = common::api(
+        &b,
+        &account,
+        reqwest::Method::POST,
+        &path,
+        &[("Url", &second)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let redirected = eventually("the redirect", || async {
+        app.requests_to("/second").pop()
+    })
+    .await;
+    assert_eq!(redirected.param("CallSid"), Some(sid.as_str()));
+    let (status, body) = common::api(
+        &b,
+        &account,
+        reqwest::Method::POST,
+        &path,
+        &[("Status", "completed")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let done = finished(&b, &account, &sid).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    // A row that says in-progress while no instance runs the call (its
+    // instance died): the relay hears no answer, and the API says so.
+    sqlx::query("UPDATE calls SET status = 'in-progress' WHERE sid = $1")
+        .bind(&sid)
+        .execute(a.app.store.pool())
+        .await
+        .unwrap();
+    for t in [&a, &b] {
+        let (status, body) = common::api(
+            t,
+            &account,
+            reqwest::Method::POST,
+            &path,
+            &[("Url", &second)],
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_u64()),
+            (400, Some(21220)),
+            "{body}"
+        );
+    }
+    assert_eq!(app.requests_to("/second").len(), 1);
+    b.stop().await;
+    a.stop().await;
+}

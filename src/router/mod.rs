@@ -13,6 +13,7 @@ mod hold;
 mod node;
 mod queue;
 mod recording;
+mod relay;
 mod session;
 mod verbs;
 
@@ -86,6 +87,8 @@ pub struct Inner {
     /// Each live call's control queue. Boxed: a queue's first block holds 32
     /// messages whether or not any come.
     live: Mutex<HashMap<String, mpsc::Sender<Box<Control>>>>,
+    /// With Redis: controls for calls other instances run.
+    relay: std::sync::OnceLock<Arc<relay::Relay>>,
     pub conferences: Conferences,
     pub queues: Queues,
     dial_template: String,
@@ -122,6 +125,7 @@ impl CallRouter {
             media: config.media,
             nodes: Mutex::new(Vec::new()),
             live: Mutex::new(HashMap::new()),
+            relay: std::sync::OnceLock::new(),
             conferences: Conferences::default(),
             queues: Queues::default(),
             dial_template: config.dial_template,
@@ -210,15 +214,40 @@ impl CallRouter {
         Ok(())
     }
 
-    /// Sends `control` to a live call.
+    /// Sends `control` to a live call: here, or through the relay on the
+    /// instance that runs it.
     pub async fn control(&self, call_sid: &str, control: Control) -> Result<(), RouterError> {
-        let tx = self
-            .inner
+        let here = self.live_control(call_sid).is_some();
+        match self.inner.relay.get() {
+            Some(relay) if !here => match relay.ask(call_sid, &control).await {
+                true => Ok(()),
+                false => Err(RouterError::NotLive(call_sid.to_owned())),
+            },
+            _ => self.control_here(call_sid, control).await,
+        }
+    }
+
+    /// Relays controls for calls this instance does not run to the one that
+    /// does, and runs those relayed to it, through Redis.
+    pub fn relay_through(&self, client: redis::Client, conn: redis::aio::ConnectionManager) {
+        let relay = Arc::new(relay::Relay::new(client, conn));
+        if self.inner.relay.set(relay.clone()).is_ok() {
+            self.inner.tracker.spawn(relay.listen(self.clone()));
+        }
+    }
+
+    fn live_control(&self, call_sid: &str) -> Option<mpsc::Sender<Box<Control>>> {
+        self.inner
             .live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(call_sid)
-            .cloned();
+            .cloned()
+    }
+
+    /// Hands `control` to a call this instance runs.
+    async fn control_here(&self, call_sid: &str, control: Control) -> Result<(), RouterError> {
+        let tx = self.live_control(call_sid);
         match tx {
             Some(tx) => tx
                 .send(Box::new(control))

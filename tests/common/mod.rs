@@ -230,6 +230,11 @@ impl TestApp {
         TestApp::builder(db).start().await
     }
 
+    /// The database this instance uses, for another to share.
+    pub fn database_url(&self) -> String {
+        self.config.database_url.clone()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
