@@ -454,17 +454,16 @@ pub async fn update(
                 "Call is not in-progress. Cannot redirect.",
             ));
         }
+        // A call still waiting for its origination slot ends in the store,
+        // before any instance is asked whether it runs it.
         let end = matches!(control, Control::End(_));
-        if app.router.control(&call.sid, control).await.is_err() {
-            // Not live here: it may still wait for its origination slot.
-            let canceled =
-                call.status == CallStatus::Queued && end && app.pacer.cancel(&call.sid).await?;
-            if !canceled {
-                return Err(ApiError::bad_request(
-                    21220,
-                    "Call is not in-progress. Cannot redirect.",
-                ));
-            }
+        let canceled =
+            call.status == CallStatus::Queued && end && app.pacer.cancel(&call.sid).await?;
+        if !canceled && app.router.control(&call.sid, control).await.is_err() {
+            return Err(ApiError::bad_request(
+                21220,
+                "Call is not in-progress. Cannot redirect.",
+            ));
         }
     }
     let (call, queue_time) = owned_call(&app, &scope, &segment, uri.path()).await?;
