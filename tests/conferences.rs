@@ -267,3 +267,88 @@ async fn the_api_ends_a_conference_and_rooms_of_two_tenants_never_meet() {
     assert_eq!(room["status"], "in-progress");
     t.stop().await;
 }
+
+#[tokio::test]
+async fn another_instance_sharing_redis_and_the_database_steers_a_conference() {
+    let a = TestApp::builder(Db::Postgres).with_redis().start().await;
+    let shared = a.database_url();
+    let b = TestApp::builder(Db::Sqlite)
+        .with_redis()
+        .configure(move |config| config.database_url = shared)
+        .start()
+        .await;
+    let app = AppServer::start().await;
+    app.twiml(
+        "/room",
+        "<Response><Dial><Conference>Lobby</Conference></Dial><Say>Goodbye</Say></Response>",
+    );
+    let acme = a.app.store.create_account("Acme", None).await.unwrap();
+    // A holds the room on its media node; the API requests go to B.
+    let first = place(&a, &acme, app.url("/room")).await;
+    let second = place(&a, &acme, app.url("/room")).await;
+    let rooms = eventually("the room", || async {
+        let list = get(&b, &acme, "/Conferences.json?Status=in-progress").await;
+        let rooms = list["conferences"].as_array().cloned().unwrap_or_default();
+        (rooms.len() == 1).then_some(rooms)
+    })
+    .await;
+    let room = rooms[0]["sid"].as_str().unwrap().to_owned();
+    participants(&b, &acme, &room, 2).await;
+
+    let first_path = format!("/Conferences/{room}/Participants/{first}.json");
+    let (status, body) = api(
+        &b,
+        &acme,
+        reqwest::Method::POST,
+        &first_path,
+        &[("Muted", "true")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["muted"], true);
+
+    // Removed through B, the second caller goes on with its document on A.
+    let (status, body) = api(
+        &b,
+        &acme,
+        reqwest::Method::DELETE,
+        &format!("/Conferences/{room}/Participants/{second}.json"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    eventually("the removed caller's call to complete", || async {
+        let call = get(&b, &acme, &format!("/Calls/{second}.json")).await;
+        (call["status"] == "completed").then_some(())
+    })
+    .await;
+
+    let (status, body) = api(
+        &b,
+        &acme,
+        reqwest::Method::POST,
+        &format!("/Conferences/{room}.json"),
+        &[("Status", "completed")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "completed", "{body}");
+    assert_eq!(body["reason_conference_ended"], "conference-ended-via-api");
+    eventually("the last caller's call to complete", || async {
+        let call = get(&b, &acme, &format!("/Calls/{first}.json")).await;
+        (call["status"] == "completed").then_some(())
+    })
+    .await;
+    // Ended, the room is live nowhere: a participant change is not found.
+    let (status, _) = api(
+        &b,
+        &acme,
+        reqwest::Method::POST,
+        &first_path,
+        &[("Muted", "false")],
+    )
+    .await;
+    assert_eq!(status, 404);
+    b.stop().await;
+    a.stop().await;
+}

@@ -17,7 +17,7 @@ use super::page::List;
 use super::params::{invalid, Form, Params};
 use super::{json_segment, rfc2822, ApiError, VERSION};
 use crate::app::App;
-use crate::router::{ConferenceError, Room};
+use crate::router::{Change, ConferenceError};
 use crate::store::{flag, Column, Listing, CONFERENCE_COLUMNS, PARTICIPANT_COLUMNS};
 
 const STATUSES: [&str; 3] = ["init", "in-progress", "completed"];
@@ -142,9 +142,7 @@ pub async fn update(
     match params.get("Status") {
         None => {}
         Some("completed") => {
-            if let Some(room) = app.router.conference(&scope.account.sid, sid) {
-                app.router.end_conference(&room).await;
-            }
+            app.router.end_conference(&scope.account.sid, sid).await;
         }
         Some(other) => return Err(invalid("Status", other, "must be completed")),
     }
@@ -205,21 +203,9 @@ pub async fn fetch_participant(
     ))
 }
 
-/// The live room a stored participant is in, or 404 when it has just ended.
-fn live_room(
-    app: &App,
-    scope: &Scope,
-    conference: &str,
-    path: &str,
-) -> Result<Arc<Room>, ApiError> {
-    app.router
-        .conference(&scope.account.sid, conference)
-        .ok_or_else(|| ApiError::not_found(path))
-}
-
 fn conference_error(error: ConferenceError, path: &str) -> ApiError {
     match error {
-        ConferenceError::NotParticipant => ApiError::not_found(path),
+        ConferenceError::NotParticipant | ConferenceError::NotLive => ApiError::not_found(path),
         ConferenceError::Node(reason) => {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 20500, reason)
         }
@@ -253,9 +239,9 @@ pub async fn update_participant(
     }
     let muted = params.boolean("Muted")?;
     let hold = params.boolean("Hold")?;
-    let room = live_room(&app, &scope, &conference, path)?;
+    let change = Change::Update { muted, hold };
     app.router
-        .update_participant(&room, &call, muted, hold)
+        .change_participant(&scope.account.sid, &conference, &call, change)
         .await
         .map_err(|e| conference_error(e, path))?;
     let row = owned_participant(&app, &scope, &conference, &segment, path).await?;
@@ -274,8 +260,8 @@ pub async fn delete_participant(
     let path = uri.path();
     let row = owned_participant(&app, &scope, &conference, &segment, path).await?;
     let call: String = row.try_get("sid").map_err(|e| ApiError::internal(&e))?;
-    let room = live_room(&app, &scope, &conference, path)?;
-    room.kick(&call)
+    app.router
+        .change_participant(&scope.account.sid, &conference, &call, Change::Kick)
         .await
         .map_err(|e| conference_error(e, path))?;
     Ok(StatusCode::NO_CONTENT)

@@ -43,6 +43,8 @@ enum Phase {
 pub enum ConferenceError {
     #[error("the call is not a participant of the conference")]
     NotParticipant,
+    #[error("the conference is not live on any instance")]
+    NotLive,
     #[error("the media node did not accept the command: {0}")]
     Node(String),
 }

@@ -29,6 +29,7 @@ pub use conference::{ConferenceError, Conferences, Room};
 pub use node::Node;
 pub use queue::{Member, Queues};
 use recording::Tape;
+pub use relay::Change;
 use session::{Interrupt, Session};
 
 use crate::config::EslNode;
@@ -217,13 +218,56 @@ impl CallRouter {
     /// Sends `control` to a live call: here, or through the relay on the
     /// instance that runs it.
     pub async fn control(&self, call_sid: &str, control: Control) -> Result<(), RouterError> {
-        let here = self.live_control(call_sid).is_some();
-        match self.inner.relay.get() {
-            Some(relay) if !here => match relay.ask(call_sid, &control).await {
-                true => Ok(()),
-                false => Err(RouterError::NotLive(call_sid.to_owned())),
-            },
-            _ => self.control_here(call_sid, control).await,
+        if self.live_control(call_sid).is_some() || self.inner.relay.get().is_none() {
+            return self.control_here(call_sid, control).await;
+        }
+        let command = relay::Command::Call {
+            call_sid: call_sid.to_owned(),
+            control: relay::Wire::from(&control),
+        };
+        match self.relayed(command).await {
+            Some(relay::Outcome::Done) => Ok(()),
+            _ => Err(RouterError::NotLive(call_sid.to_owned())),
+        }
+    }
+
+    /// Hands `command` to the instance that runs its call or holds its room.
+    async fn relayed(&self, command: relay::Command) -> Option<relay::Outcome> {
+        self.inner.relay.get()?.ask(command).await
+    }
+
+    /// Carries out a command another instance relayed, when this one runs
+    /// its call or holds its room (else `None`: another instance answers).
+    async fn carry_out_here(&self, command: relay::Command) -> Option<relay::Outcome> {
+        use relay::{Command, Outcome};
+        match command {
+            Command::Call { call_sid, control } => {
+                let control = control.into_control()?;
+                self.control_here(&call_sid, control).await.ok()?;
+                Some(Outcome::Done)
+            }
+            Command::EndConference {
+                account_sid,
+                conference_sid,
+            } => {
+                let room = self.conference(&account_sid, &conference_sid)?;
+                room.end(&self.inner, "conference-ended-via-api", None)
+                    .await;
+                Some(Outcome::Done)
+            }
+            Command::Participant {
+                account_sid,
+                conference_sid,
+                call_sid,
+                change,
+            } => {
+                let room = self.conference(&account_sid, &conference_sid)?;
+                Some(match self.change_here(&room, &call_sid, change).await {
+                    Ok(()) => Outcome::Done,
+                    Err(ConferenceError::Node(reason)) => Outcome::Refused(reason),
+                    Err(_) => Outcome::NotParticipant,
+                })
+            }
         }
     }
 
@@ -262,21 +306,60 @@ impl CallRouter {
         self.inner.conferences.room(account_sid, sid)
     }
 
-    /// Ends a live conference (the REST API's `Status=completed`).
-    pub async fn end_conference(&self, room: &Room) {
-        room.end(&self.inner, "conference-ended-via-api", None)
-            .await;
+    /// Ends a live conference (the REST API's `Status=completed`), here or
+    /// on the instance that holds it; whether one did.
+    pub async fn end_conference(&self, account_sid: &str, sid: &str) -> bool {
+        if let Some(room) = self.conference(account_sid, sid) {
+            room.end(&self.inner, "conference-ended-via-api", None)
+                .await;
+            return true;
+        }
+        let command = relay::Command::EndConference {
+            account_sid: account_sid.to_owned(),
+            conference_sid: sid.to_owned(),
+        };
+        self.relayed(command).await == Some(relay::Outcome::Done)
     }
 
-    /// Mutes or holds a participant of a live conference.
-    pub async fn update_participant(
+    /// Mutes, holds or removes a participant of a live conference, here or
+    /// on the instance that holds the room.
+    pub async fn change_participant(
+        &self,
+        account_sid: &str,
+        conference_sid: &str,
+        call_sid: &str,
+        change: Change,
+    ) -> Result<(), ConferenceError> {
+        if let Some(room) = self.conference(account_sid, conference_sid) {
+            return self.change_here(&room, call_sid, change).await;
+        }
+        let command = relay::Command::Participant {
+            account_sid: account_sid.to_owned(),
+            conference_sid: conference_sid.to_owned(),
+            call_sid: call_sid.to_owned(),
+            change,
+        };
+        match self.relayed(command).await {
+            Some(relay::Outcome::Done) => Ok(()),
+            Some(relay::Outcome::NotParticipant) => Err(ConferenceError::NotParticipant),
+            Some(relay::Outcome::Refused(reason)) => Err(ConferenceError::Node(reason)),
+            None => Err(ConferenceError::NotLive),
+        }
+    }
+
+    async fn change_here(
         &self,
         room: &Room,
         call_sid: &str,
-        muted: Option<bool>,
-        hold: Option<bool>,
-    ) -> Result<crate::store::Participant, ConferenceError> {
-        room.update(&self.inner, call_sid, muted, hold).await
+        change: Change,
+    ) -> Result<(), ConferenceError> {
+        match change {
+            Change::Update { muted, hold } => room
+                .update(&self.inner, call_sid, muted, hold)
+                .await
+                .map(|_| ()),
+            Change::Kick => room.kick(call_sid).await,
+        }
     }
 
     /// Who waits in a queue now, front first.

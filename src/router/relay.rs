@@ -1,9 +1,10 @@
-//! Controls for calls another instance runs. The REST API may reach any
-//! instance, but only the one following a call's media node can act on it.
-//! With Redis, an instance that does not run a call publishes the control
-//! on one channel every instance listens to; the instance that runs the call
-//! applies it and answers on the asker's own channel. No answer within
-//! [`PATIENCE`] means the call is live nowhere.
+//! Commands for calls and conference rooms another instance runs. The REST
+//! API may reach any instance, but only the one following a call's media
+//! node (or holding a room) can act on it. With Redis, an instance that does
+//! not run the call publishes the command on one channel every instance
+//! listens to; the instance that runs it carries it out and answers with the
+//! outcome on the asker's own channel. No answer within [`PATIENCE`] means
+//! the call or room is live nowhere.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,21 +32,69 @@ pub struct Relay {
     client: redis::Client,
     conn: redis::aio::ConnectionManager,
     answers: String,
-    waiting: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
 }
 
-/// A control on the wire.
+/// A command on the wire.
 #[derive(Serialize, Deserialize)]
 struct Ask {
     id: String,
     answer_to: String,
-    call_sid: String,
-    control: Wire,
+    command: Command,
+}
+
+/// What one instance asks of the one that runs a call or holds a room.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    /// The REST API's redirect or end of a live call.
+    Call { call_sid: String, control: Wire },
+    /// `Status=completed` on a conference.
+    EndConference {
+        account_sid: String,
+        conference_sid: String,
+    },
+    /// A participant muted, held, or removed.
+    Participant {
+        account_sid: String,
+        conference_sid: String,
+        call_sid: String,
+        change: Change,
+    },
+}
+
+/// What becomes of a conference participant.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Update {
+        muted: Option<bool>,
+        hold: Option<bool>,
+    },
+    Kick,
+}
+
+/// How a command went, as the instance that carried it out says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Done,
+    /// The call is not in the room.
+    NotParticipant,
+    /// The media node refused: its reason.
+    Refused(String),
 }
 
 #[derive(Serialize, Deserialize)]
+struct Answer {
+    id: String,
+    outcome: Outcome,
+}
+
+/// A call's control on the wire.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum Wire {
+pub enum Wire {
     End(String),
     Inline(String),
     Fetch {
@@ -66,35 +115,33 @@ impl Relay {
         }
     }
 
-    /// Hands `control` to the instance running `call_sid`; whether one took it.
-    pub async fn ask(&self, call_sid: &str, control: &Control) -> bool {
+    /// Hands `command` to the instance that runs its call or holds its
+    /// room: the outcome it answers, or `None` when none answers.
+    pub async fn ask(&self, command: Command) -> Option<Outcome> {
         let id = crate::sid::new_secret();
         let ask = Ask {
             id: id.clone(),
             answer_to: self.answers.clone(),
-            call_sid: call_sid.to_owned(),
-            control: Wire::from(control),
+            command,
         };
-        let Ok(ask) = serde_json::to_string(&ask) else {
-            return false;
-        };
+        let ask = serde_json::to_string(&ask).ok()?;
         let (tx, rx) = oneshot::channel();
         self.waiting().insert(id.clone(), tx);
         let listeners: redis::RedisResult<i64> = self.conn.clone().publish(CONTROLS, ask).await;
-        // Only this instance listening: nobody else can run the call.
-        let answered = match listeners {
-            Ok(n) if n > 1 => matches!(tokio::time::timeout(PATIENCE, rx).await, Ok(Ok(()))),
-            Ok(_) => false,
+        // Only this instance listening: nobody else can run it.
+        let outcome = match listeners {
+            Ok(n) if n > 1 => tokio::time::timeout(PATIENCE, rx).await.ok()?.ok(),
+            Ok(_) => None,
             Err(e) => {
-                tracing::warn!(call = %call_sid, error = %e, "cannot relay a control to the other instances");
-                false
+                tracing::warn!(error = %e, "cannot relay a command to the other instances");
+                None
             }
         };
         self.waiting().remove(&id);
-        answered
+        outcome
     }
 
-    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<()>>> {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Outcome>>> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -137,8 +184,10 @@ impl Relay {
             return;
         };
         if message.get_channel_name() == self.answers {
-            if let Some(waiter) = self.waiting().remove(&payload) {
-                let _ = waiter.send(());
+            if let Ok(answer) = serde_json::from_str::<Answer>(&payload) {
+                if let Some(waiter) = self.waiting().remove(&answer.id) {
+                    let _ = waiter.send(answer.outcome);
+                }
             }
             return;
         }
@@ -146,22 +195,27 @@ impl Relay {
             Ok(ask) if ask.answer_to != self.answers => ask,
             Ok(_) => return,
             Err(e) => {
-                tracing::warn!(error = %e, "a relayed control that cannot be read");
+                tracing::warn!(error = %e, "a relayed command that cannot be read");
                 return;
             }
-        };
-        let Some(control) = ask.control.into_control() else {
-            return;
         };
         // Not on the listener's own time: a call's control queue may be full.
         let (relay, router) = (self.clone(), router.clone());
         router.inner.tracker.clone().spawn(async move {
-            if router.control_here(&ask.call_sid, control).await.is_ok() {
-                let answered: redis::RedisResult<i64> =
-                    relay.conn.clone().publish(&ask.answer_to, &ask.id).await;
-                if let Err(e) = answered {
-                    tracing::warn!(call = %ask.call_sid, error = %e, "cannot answer a relayed control");
-                }
+            let Some(outcome) = router.carry_out_here(ask.command).await else {
+                return;
+            };
+            let answer = Answer {
+                id: ask.id,
+                outcome,
+            };
+            let Ok(answer) = serde_json::to_string(&answer) else {
+                return;
+            };
+            let sent: redis::RedisResult<i64> =
+                relay.conn.clone().publish(&ask.answer_to, answer).await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "cannot answer a relayed command");
             }
         });
     }
@@ -190,7 +244,7 @@ impl From<&Control> for Wire {
 }
 
 impl Wire {
-    fn into_control(self) -> Option<Control> {
+    pub fn into_control(self) -> Option<Control> {
         Some(match self {
             Wire::End(status) => Control::End(CallStatus::parse(&status)?),
             Wire::Inline(twiml) => Control::Redirect(Instructions::Inline(twiml)),
