@@ -19,15 +19,16 @@ use super::{CallRouter, Control, Instructions};
 use crate::store::CallStatus;
 use crate::webhook::Method;
 
-/// The channel every instance listens to for controls.
+/// The channel every instance listens to for commands.
 const CONTROLS: &str = "switchboard:calls:control";
-/// How long an asker waits for the instance running the call to answer.
+/// How long an asker waits for the instance running the call (or holding
+/// the room) to answer.
 const PATIENCE: Duration = Duration::from_secs(2);
 /// How long a listener whose connection broke waits before it reconnects.
 const RECONNECT: Duration = Duration::from_secs(1);
 
 /// This instance's side of the relay: its publishing connection, its
-/// answer channel, and the controls it waits to hear answered.
+/// answer channel, and the commands it waits to hear answered.
 pub struct Relay {
     client: redis::Client,
     conn: redis::aio::ConnectionManager,
@@ -130,7 +131,10 @@ impl Relay {
         let listeners: redis::RedisResult<i64> = self.conn.clone().publish(CONTROLS, ask).await;
         // Only this instance listening: nobody else can run it.
         let outcome = match listeners {
-            Ok(n) if n > 1 => tokio::time::timeout(PATIENCE, rx).await.ok()?.ok(),
+            Ok(n) if n > 1 => tokio::time::timeout(PATIENCE, rx)
+                .await
+                .ok()
+                .and_then(Result::ok),
             Ok(_) => None,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot relay a command to the other instances");
@@ -145,7 +149,7 @@ impl Relay {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Listens for other instances' controls and for answers to this one's,
+    /// Listens for other instances' commands and for answers to this one's,
     /// until the router stops; a broken connection is made again.
     pub async fn listen(self: Arc<Relay>, router: CallRouter) {
         let token = router.inner.token.clone();
@@ -161,9 +165,9 @@ impl Relay {
                         let Some(message) = message else { break };
                         self.receive(&router, &message);
                     }
-                    tracing::warn!("the control relay's Redis connection closed; reconnecting");
+                    tracing::warn!("the command relay's Redis connection closed; reconnecting");
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot listen for relayed controls"),
+                Err(e) => tracing::warn!(error = %e, "cannot listen for relayed commands"),
             }
             tokio::select! {
                 () = tokio::time::sleep(RECONNECT) => {}
