@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{api, eventually, finished, place_to, recording_wav, AppServer, Db, TestApp};
+use common::{api, eventually, finished, get, place_to, recording_wav, AppServer, Db, TestApp};
 use serde_json::Value;
 use switchboard::store::Account;
 
@@ -177,14 +177,7 @@ async fn record_trims_the_silence_that_ended_it_unless_told_not_to() {
             .find(|r| r.param("CallSid") == Some(sid.as_str()))
             .expect("the action hears of the recording");
         let recording_sid = done.param("RecordingSid").unwrap().to_owned();
-        let (_, recording) = api(
-            &t,
-            &account,
-            reqwest::Method::GET,
-            &format!("/Recordings/{recording_sid}.json"),
-            &[],
-        )
-        .await;
+        let recording = get(&t, &account, &format!("/Recordings/{recording_sid}.json")).await;
         assert_eq!(
             recording["duration"],
             done.param("RecordingDuration").unwrap()

@@ -287,13 +287,7 @@ async fn an_api_call_is_recorded_as_asked_and_ends_at_its_time_limit() {
 
 #[tokio::test]
 async fn another_instance_sharing_redis_and_the_database_steers_a_live_call() {
-    let a = TestApp::builder(Db::Postgres).with_redis().start().await;
-    let shared = a.database_url();
-    let b = TestApp::builder(Db::Sqlite)
-        .with_redis()
-        .configure(move |config| config.database_url = shared)
-        .start()
-        .await;
+    let (a, b) = TestApp::two_sharing_a_database().await;
     let app = AppServer::start().await;
     app.twiml("/hold", r#"<Response><Pause length="60"/></Response>"#);
     app.twiml("/second", r#"<Response><Pause length="60"/></Response>"#);

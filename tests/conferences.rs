@@ -270,13 +270,7 @@ async fn the_api_ends_a_conference_and_rooms_of_two_tenants_never_meet() {
 
 #[tokio::test]
 async fn another_instance_sharing_redis_and_the_database_steers_a_conference() {
-    let a = TestApp::builder(Db::Postgres).with_redis().start().await;
-    let shared = a.database_url();
-    let b = TestApp::builder(Db::Sqlite)
-        .with_redis()
-        .configure(move |config| config.database_url = shared)
-        .start()
-        .await;
+    let (a, b) = TestApp::two_sharing_a_database().await;
     let app = AppServer::start().await;
     app.twiml(
         "/room",

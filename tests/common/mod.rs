@@ -230,9 +230,18 @@ impl TestApp {
         TestApp::builder(db).start().await
     }
 
-    /// The database this instance uses, for another to share.
-    pub fn database_url(&self) -> String {
-        self.config.database_url.clone()
+    /// Two instances sharing one PostgreSQL database and one Redis, as
+    /// behind a load balancer. Stop the second first: the first drops the
+    /// database when it stops.
+    pub async fn two_sharing_a_database() -> (TestApp, TestApp) {
+        let first = TestApp::builder(Db::Postgres).with_redis().start().await;
+        let shared = first.config.database_url.clone();
+        let second = TestApp::builder(Db::Sqlite)
+            .with_redis()
+            .configure(move |config| config.database_url = shared)
+            .start()
+            .await;
+        (first, second)
     }
 
     pub fn url(&self, path: &str) -> String {
