@@ -260,3 +260,81 @@ async fn callers_leave_a_queue_by_leave_by_the_api_or_find_it_full() {
     assert_eq!(status, 204);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn the_queue_url_is_announced_to_the_dequeued_caller_before_the_bridge() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let app = AppServer::start().await;
+    let acme = t.app.store.create_account("Acme", None).await.unwrap();
+    app.twiml(
+        "/caller",
+        r#"<Response><Enqueue action="/queue-result" waitUrl="/wait">support</Enqueue></Response>"#,
+    );
+    app.twiml("/wait", r#"<Response><Pause length="1"/></Response>"#);
+    app.twiml(
+        "/agent",
+        r#"<Response><Dial action="/agent-done" timeout="10"><Queue url="/announce" method="GET">support</Queue></Dial></Response>"#,
+    );
+    app.twiml(
+        "/announce",
+        "<Response><Say>You are connected to an agent</Say></Response>",
+    );
+    app.twiml("/agent-done", "<Response><Hangup/></Response>");
+    app.twiml("/queue-result", "<Response><Hangup/></Response>");
+
+    let caller = place(&t, &acme, app.url("/caller")).await;
+    let wait = eventually("the wait document", || async {
+        app.requests_to("/wait").pop()
+    })
+    .await;
+    let queue = wait.param("QueueSid").unwrap().to_owned();
+    let agent = place(&t, &acme, app.url("/agent")).await;
+
+    // The caller hears the announcement, asked for on their own call.
+    let announce = eventually("the announcement", || async {
+        app.requests_to("/announce").pop()
+    })
+    .await;
+    assert_eq!(announce.method, "GET");
+    assert_eq!(announce.param("CallSid"), Some(caller.as_str()));
+    assert_eq!(announce.param("QueueSid"), Some(queue.as_str()));
+    assert_eq!(announce.param("DequeingCallSid"), Some(agent.as_str()));
+    assert!(announce.param("QueueTime").is_some());
+
+    // Then the two are bridged: ending the caller ends the agent's Dial.
+    eventually("the two calls bridged", || async {
+        let bridged = t
+            .app
+            .vswitch
+            .lock()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .switch()
+            .clone();
+        let shown = bridged.api("show", "bridged_calls as json").await;
+        (!shown.contains("\"row_count\": 0") && !shown.contains("\"row_count\":0")).then_some(())
+    })
+    .await;
+    let (status, _) = api(
+        &t,
+        &acme,
+        reqwest::Method::POST,
+        &format!("/Calls/{caller}.json"),
+        &[("Status", "completed")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let done = eventually("the agent's Dial action", || async {
+        app.requests_to("/agent-done").pop()
+    })
+    .await;
+    assert_eq!(done.param("DialCallStatus"), Some("completed"));
+    assert_eq!(done.param("DialCallSid"), Some(caller.as_str()));
+    let result = eventually("the caller's Enqueue action", || async {
+        app.requests_to("/queue-result").pop()
+    })
+    .await;
+    assert_eq!(result.param("QueueResult"), Some("bridged"));
+    t.stop().await;
+}

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
+use super::documents;
 use super::hold::{self, Ended, Hold};
 use super::session::{Interrupt, Session};
 use super::verbs::{self, Next};
@@ -51,6 +52,8 @@ pub enum Exit {
     Bridge {
         call_sid: String,
         uuid: String,
+        /// The Queue noun's `url` (and method): run for them first.
+        announcement: Option<(String, crate::webhook::Method)>,
         done: oneshot::Sender<()>,
     },
     /// The REST API sends them to new instructions.
@@ -296,11 +299,37 @@ pub async fn enqueue(session: &mut Session, enqueue: &twiml::Enqueue) -> Result<
             Ok(Exit::Bridge {
                 call_sid,
                 uuid,
+                announcement,
                 done,
             }) => {
-                let bridged = bridge(session, &uuid).await;
+                let announced = match announcement {
+                    Some((url, method)) => {
+                        let extra = vec![
+                            ("QueueSid".to_owned(), queue.sid.clone()),
+                            ("QueueTime".into(), waited.to_string()),
+                            ("DequeingCallSid".into(), call_sid.clone()),
+                        ];
+                        announce(session, url, method, extra).await
+                    }
+                    None => Ok(true),
+                };
+                // The announcement may screen the caller out (`<Hangup>`).
+                let (outcome, ended) = match announced {
+                    Ok(true) => ("bridged", bridge(session, &uuid).await.err()),
+                    Ok(false) => ("hangup", None),
+                    Err(interrupt) => ("hangup", Some(interrupt)),
+                };
                 let _ = done.send(());
-                bridged?;
+                if ended.is_some() || outcome == "hangup" {
+                    // Over: Twilio still reports the result, ignoring the answer.
+                    let dequeued_by = Some(call_sid.as_str());
+                    let action =
+                        enqueue_action(session, enqueue, outcome, &queue, waited, dequeued_by);
+                    if let Some(action) = action {
+                        verbs::report_action(session, action).await;
+                    }
+                    return ended.map_or(Ok(Next::End), Err);
+                }
                 result(
                     session,
                     enqueue,
@@ -314,6 +343,25 @@ pub async fn enqueue(session: &mut Session, enqueue: &twiml::Enqueue) -> Result<
             Err(_) => result(session, enqueue, "system-error", Some(&queue), waited, None).await,
         },
     }
+}
+
+/// Runs the Queue noun's `url` document for the dequeued caller before the
+/// bridge (Twilio's announcement); whether to connect them after it, which
+/// is when it runs out of verbs (not after a `<Hangup>` or a failure).
+async fn announce(
+    session: &mut Session,
+    url: String,
+    method: crate::webhook::Method,
+    extra: Vec<(String, String)>,
+) -> Result<bool, Interrupt> {
+    let instructions = Instructions::Fetch {
+        url,
+        method,
+        fallback: None,
+        extra,
+    };
+    let ended = documents::run_to_end(session, instructions).await?;
+    Ok(ended == documents::Ended::RanOut && session.hangup.is_none())
 }
 
 /// Bridges the caller's channel to another (both stay parked after), and
@@ -411,6 +459,10 @@ pub async fn dial(
             return dial_result(session, dial, "failed", None, None).await;
         }
     };
+    let announcement = target
+        .url()
+        .and_then(|url| session.resolve(url.trim()))
+        .map(|url| (url, verbs::method(target.method())));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(dial.timeout().into());
     let member = loop {
         match router.queues.front(&queue.sid, &session.node.name) {
@@ -419,6 +471,7 @@ pub async fn dial(
                 let exit = Exit::Bridge {
                     call_sid: session.call.sid.clone(),
                     uuid: session.uuid.clone(),
+                    announcement: announcement.clone(),
                     done: done_tx,
                 };
                 if waiter.exit.send(exit).is_err() {

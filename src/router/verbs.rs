@@ -100,7 +100,8 @@ pub fn supported(feature: &Feature) -> bool {
                     | "statusCallbackMethod"
             )
         ),
-        "Identity" | "Leave" | "Queue" => attribute.is_none(),
+        "Identity" | "Leave" => attribute.is_none(),
+        "Queue" => matches!(attribute, None | Some("url" | "method")),
         "Enqueue" => matches!(
             attribute,
             None | Some("action" | "method" | "waitUrl" | "waitUrlMethod" | "maxQueueSize")
