@@ -338,3 +338,41 @@ async fn the_queue_url_is_announced_to_the_dequeued_caller_before_the_bridge() {
     assert_eq!(result.param("QueueResult"), Some("bridged"));
     t.stop().await;
 }
+
+#[tokio::test]
+async fn a_hangup_in_the_queue_url_screens_the_caller_out() {
+    let t = TestApp::start(Db::Sqlite).await;
+    let app = AppServer::start().await;
+    let acme = t.app.store.create_account("Acme", None).await.unwrap();
+    app.twiml(
+        "/caller",
+        r#"<Response><Enqueue action="/queue-result" waitUrl="/wait">support</Enqueue><Say>Never heard</Say></Response>"#,
+    );
+    app.twiml("/wait", r#"<Response><Pause length="1"/></Response>"#);
+    app.twiml(
+        "/agent",
+        r#"<Response><Dial timeout="10"><Queue url="/screen">support</Queue></Dial></Response>"#,
+    );
+    app.twiml("/screen", "<Response><Hangup/></Response>");
+    app.twiml(
+        "/queue-result",
+        "<Response><Say>Never heard</Say></Response>",
+    );
+    let caller = place(&t, &acme, app.url("/caller")).await;
+    eventually("the wait document", || async {
+        app.requests_to("/wait").pop()
+    })
+    .await;
+    place(&t, &acme, app.url("/agent")).await;
+    let result = eventually("the caller's Enqueue action", || async {
+        app.requests_to("/queue-result").pop()
+    })
+    .await;
+    assert_eq!(result.param("CallSid"), Some(caller.as_str()));
+    assert_eq!(result.param("QueueResult"), Some("hangup"));
+    completed(&t, &acme, &caller).await;
+    let screened = app.requests_to("/screen");
+    assert_eq!(screened.len(), 1);
+    assert_eq!(screened[0].param("CallSid"), Some(caller.as_str()));
+    t.stop().await;
+}
