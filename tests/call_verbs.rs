@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{api, eventually, finished, get, place_to, recording_wav, AppServer, Db, TestApp};
+use common::{
+    api, eventually, finished, get, hang_up, place_to, recording_wav, AppServer, Db, TestApp,
+};
 use serde_json::Value;
 use switchboard::store::Account;
 
@@ -401,15 +403,7 @@ async fn the_rest_api_redirects_a_live_call_and_hangs_it_up() {
     })
     .await;
     assert_eq!(second.param("CallSid"), Some(sid.as_str()));
-    let (status, _) = api(
-        &t,
-        &account,
-        reqwest::Method::POST,
-        &format!("/Calls/{sid}.json"),
-        &[("Status", "completed")],
-    )
-    .await;
-    assert_eq!(status, 200);
+    hang_up(&t, &account, &sid).await;
     let call = finished(&t, &account, &sid).await;
     assert_eq!(call["status"], "completed");
     let (status, body) = api(

@@ -314,15 +314,7 @@ async fn another_instance_sharing_redis_and_the_database_steers_a_live_call() {
     })
     .await;
     assert_eq!(redirected.param("CallSid"), Some(sid.as_str()));
-    let (status, body) = common::api(
-        &b,
-        &account,
-        reqwest::Method::POST,
-        &path,
-        &[("Status", "completed")],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    common::hang_up(&b, &account, &sid).await;
     let done = finished(&b, &account, &sid).await;
     assert_eq!(done["status"], "completed", "{done}");
     // A row that says in-progress while no instance runs the call (its

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{api, eventually, get, place, AppServer, Db, TestApp};
+use common::{api, eventually, get, hang_up, place, AppServer, Db, TestApp};
 use serde_json::Value;
 use switchboard::store::Account;
 
@@ -82,15 +82,7 @@ async fn an_agent_dequeues_the_caller_waiting_in_line(db: Db) {
 
     // The caller hangs up (through the API): the agent goes on with the
     // Dial action, naming whom it talked to.
-    let (status, _) = api(
-        &t,
-        &acme,
-        reqwest::Method::POST,
-        &format!("/Calls/{caller}.json"),
-        &[("Status", "completed")],
-    )
-    .await;
-    assert_eq!(status, 200);
+    hang_up(&t, &acme, &caller).await;
     let done = eventually("the agent's Dial action", || async {
         app.requests_to("/agent-done").pop()
     })
@@ -316,15 +308,7 @@ async fn the_queue_url_is_announced_to_the_dequeued_caller_before_the_bridge() {
         (!shown.contains("\"row_count\": 0") && !shown.contains("\"row_count\":0")).then_some(())
     })
     .await;
-    let (status, _) = api(
-        &t,
-        &acme,
-        reqwest::Method::POST,
-        &format!("/Calls/{caller}.json"),
-        &[("Status", "completed")],
-    )
-    .await;
-    assert_eq!(status, 200);
+    hang_up(&t, &acme, &caller).await;
     let done = eventually("the agent's Dial action", || async {
         app.requests_to("/agent-done").pop()
     })

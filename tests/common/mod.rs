@@ -427,6 +427,14 @@ pub async fn place_to(
     body["sid"].as_str().unwrap().to_owned()
 }
 
+/// Ends a live call through the API (`Status=completed`), which must answer 200.
+pub async fn hang_up(t: &TestApp, account: &switchboard::store::Account, sid: &str) {
+    let path = format!("/Calls/{sid}.json");
+    let form = [("Status", "completed")];
+    let (status, body) = api(t, account, reqwest::Method::POST, &path, &form).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 /// The call once it has ended, however it ended.
 pub async fn finished(
     t: &TestApp,
