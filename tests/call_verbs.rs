@@ -9,21 +9,6 @@ use common::{
 use serde_json::Value;
 use switchboard::store::Account;
 
-fn inject(t: &TestApp, from: &str, to: &str, script: &str) {
-    let guard = t.app.vswitch.lock().unwrap();
-    let vswitch = guard.as_ref().expect("the embedded virtual switch");
-    vswitch
-        .inject(vswitch::InboundCall {
-            from: from.into(),
-            to: to.into(),
-            script: Some(script.into()),
-            caller_name: None,
-            context: None,
-            variables: Vec::new(),
-        })
-        .unwrap();
-}
-
 #[tokio::test]
 async fn an_inbound_call_gathers_digits_and_posts_them_to_the_action() {
     let t = TestApp::start(Db::Sqlite).await;
@@ -50,12 +35,7 @@ async fn an_inbound_call_gathers_digits_and_posts_them_to_the_action() {
         "/digits",
         "<Response><Say>Thank you</Say><Hangup/></Response>",
     );
-    inject(
-        &t,
-        "+14155559999",
-        "+14155550100",
-        "dtmf=1234@1s;hangup=60s",
-    );
+    t.inject("+14155559999", "+14155550100", "dtmf=1234@1s;hangup=60s");
 
     let digits = eventually("the digits", || async { app.requests_to("/digits").pop() }).await;
     assert_eq!(digits.param("Digits"), Some("1234"));
@@ -78,21 +58,12 @@ async fn a_call_to_a_number_nobody_owns_is_rejected() {
     let t = TestApp::start(Db::Sqlite).await;
     let account = t.app.store.create_account("Acme", None).await.unwrap();
     // The caller would stay 3 s (60 s at speed 20); only a rejection ends it sooner.
-    inject(&t, "+14155559999", "+14155550199", "hangup=60s");
+    t.inject("+14155559999", "+14155550199", "hangup=60s");
     // Rejected at once: no call record is made for anyone.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (_, calls) = api(&t, &account, reqwest::Method::GET, "/Calls.json", &[]).await;
     assert_eq!(calls["calls"].as_array().unwrap().len(), 0);
-    let channels = t
-        .app
-        .vswitch
-        .lock()
-        .unwrap()
-        .as_ref()
-        .unwrap()
-        .switch()
-        .clone();
-    let shown = channels.api("show", "channels as json").await;
+    let shown = t.switch().api("show", "channels as json").await;
     assert!(
         shown.contains("\"row_count\": 0") || shown.contains("\"row_count\":0"),
         "{shown}"

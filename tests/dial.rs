@@ -165,21 +165,8 @@ async fn hang_up_on_star_ends_the_dialled_party_and_the_caller_goes_on() {
         "/after",
         "<Response><Say>You pressed star</Say><Hangup/></Response>",
     );
-    {
-        let guard = t.app.vswitch.lock().unwrap();
-        let vswitch = guard.as_ref().expect("the embedded virtual switch");
-        vswitch
-            .inject(vswitch::InboundCall {
-                from: "+14155559999".into(),
-                to: "+14155550100".into(),
-                // At speed 20: * after 1 s of real time, hangup after 10 s.
-                script: Some("dtmf=*@20s;hangup=200s".into()),
-                caller_name: None,
-                context: None,
-                variables: Vec::new(),
-            })
-            .unwrap();
-    }
+    // At speed 20: * after 1 s of real time, hangup after 10 s.
+    t.inject("+14155559999", "+14155550100", "dtmf=*@20s;hangup=200s");
     let dialed = eventually("the Dial action after *", || async {
         app.requests_to("/dialed").pop()
     })

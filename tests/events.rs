@@ -131,22 +131,6 @@ async fn place(t: &TestApp, account: &Account, to: &str, twiml: &str) -> String 
     body["sid"].as_str().unwrap().to_owned()
 }
 
-fn inject(t: &TestApp, from: &str, to: &str, script: &str) {
-    let guard = t.app.vswitch.lock().unwrap();
-    guard
-        .as_ref()
-        .expect("the embedded virtual switch")
-        .inject(vswitch::InboundCall {
-            from: from.into(),
-            to: to.into(),
-            script: Some(script.into()),
-            caller_name: None,
-            context: None,
-            variables: Vec::new(),
-        })
-        .unwrap();
-}
-
 /// What one subscriber has received: (call sid, event type) in arrival order.
 #[derive(Clone, Default)]
 struct Received(Arc<Mutex<Vec<(String, String)>>>);
@@ -431,12 +415,7 @@ async fn every_subscriber_receives_exactly_its_own_calls_events_in_order(db: Db)
         "<Response><Say>Hello</Say><Hangup/></Response>",
     )
     .await;
-    inject(
-        &t,
-        "+14155559999",
-        "+14155550100",
-        "dtmf=1234@1s;hangup=60s",
-    );
+    t.inject("+14155559999", "+14155550100", "dtmf=1234@1s;hangup=60s");
     // Bob: one outbound call. And a call to a number nobody owns.
     let bob_out = place(
         &t,
@@ -445,7 +424,7 @@ async fn every_subscriber_receives_exactly_its_own_calls_events_in_order(db: Db)
         "<Response><Pause length=\"1\"/><Hangup/></Response>",
     )
     .await;
-    inject(&t, "+14155559999", "+14155550199", "hangup=60s");
+    t.inject("+14155559999", "+14155550199", "hangup=60s");
 
     let alice_in = eventually("the inbound call's digits", || async {
         app.requests_to("/digits")

@@ -295,16 +295,7 @@ async fn the_queue_url_is_announced_to_the_dequeued_caller_before_the_bridge() {
 
     // Then the two are bridged: ending the caller ends the agent's Dial.
     eventually("the two calls bridged", || async {
-        let bridged = t
-            .app
-            .vswitch
-            .lock()
-            .unwrap()
-            .as_ref()
-            .unwrap()
-            .switch()
-            .clone();
-        let shown = bridged.api("show", "bridged_calls as json").await;
+        let shown = t.switch().api("show", "bridged_calls as json").await;
         (!shown.contains("\"row_count\": 0") && !shown.contains("\"row_count\":0")).then_some(())
     })
     .await;

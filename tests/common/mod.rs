@@ -230,6 +230,32 @@ impl TestApp {
         TestApp::builder(db).start().await
     }
 
+    /// The embedded virtual switch's core, to ask it what a real switch
+    /// would show (`show channels`, `show bridged_calls`).
+    pub fn switch(&self) -> Arc<vswitch::Switch> {
+        let guard = self.app.vswitch.lock().unwrap();
+        guard
+            .as_ref()
+            .expect("the embedded virtual switch")
+            .switch()
+            .clone()
+    }
+
+    /// Places an inbound call into the embedded virtual switch: a caller
+    /// `from` dialling `to`, behaving as `script` says.
+    pub fn inject(&self, from: &str, to: &str, script: &str) {
+        self.switch()
+            .inject(vswitch::InboundCall {
+                from: from.into(),
+                to: to.into(),
+                script: Some(script.into()),
+                caller_name: None,
+                context: None,
+                variables: Vec::new(),
+            })
+            .unwrap();
+    }
+
     /// Two instances sharing one PostgreSQL database and one Redis, as
     /// behind a load balancer. Stop the second first: the first drops the
     /// database when it stops.
