@@ -251,8 +251,7 @@ impl CallRouter {
                 conference_sid,
             } => {
                 let room = self.conference(&account_sid, &conference_sid)?;
-                room.end(&self.inner, "conference-ended-via-api", None)
-                    .await;
+                self.end_here(&room).await;
                 Some(Outcome::Done)
             }
             Command::Participant {
@@ -310,8 +309,7 @@ impl CallRouter {
     /// on the instance that holds it; whether one did.
     pub async fn end_conference(&self, account_sid: &str, sid: &str) -> bool {
         if let Some(room) = self.conference(account_sid, sid) {
-            room.end(&self.inner, "conference-ended-via-api", None)
-                .await;
+            self.end_here(&room).await;
             return true;
         }
         let command = relay::Command::EndConference {
@@ -319,6 +317,11 @@ impl CallRouter {
             conference_sid: sid.to_owned(),
         };
         self.relayed(command).await == Some(relay::Outcome::Done)
+    }
+
+    async fn end_here(&self, room: &Room) {
+        room.end(&self.inner, "conference-ended-via-api", None)
+            .await;
     }
 
     /// Mutes, holds or removes a participant of a live conference, here or
